@@ -1,0 +1,107 @@
+"""Read what a GGUF file really contains: architecture facts, the tensor inventory, an imatrix."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import gguf
+import numpy as np
+
+
+def _value(reader: gguf.GGUFReader, key: str, default=None):
+    field = reader.fields.get(key)
+    if field is None:
+        return default
+    return field.contents()
+
+
+def tensor_types(path: Path) -> dict[str, str]:
+    """tensor name -> ggml type name as llama.cpp spells it (q4_K, f16, ...)."""
+    reader = gguf.GGUFReader(str(path))
+    return {t.name: _ggml_name(t.tensor_type) for t in reader.tensors}
+
+
+def _ggml_name(tensor_type) -> str:
+    # gguf's enum names are upper-case (Q4_K); ggml_type_name spells K-quants with a capital K only
+    name = tensor_type.name.lower()
+    return name[:-2] + "_K" if name.endswith("_k") else name
+
+
+def read_inventory(path: Path) -> dict:
+    """Architecture facts and the tensor inventory of a model file."""
+    reader = gguf.GGUFReader(str(path))
+    arch = _value(reader, "general.architecture")
+
+    def hp(key, default=None):
+        return _value(reader, f"{arch}.{key}", default)
+
+    n_embd = hp("embedding_length")
+    n_ff = hp("feed_forward_length")
+    if isinstance(n_ff, list):  # per-layer FFN sizes (some architectures)
+        n_ff = max(n_ff)
+    n_layer = hp("block_count")
+    swa_pattern = hp("attention.sliding_window_pattern")
+    vocab = _value(reader, "tokenizer.ggml.tokens")
+    tensors = [
+        {"name": t.name, "shape": [int(d) for d in t.shape], "type": _ggml_name(t.tensor_type)}
+        for t in reader.tensors
+    ]
+    return {
+        "architecture": arch,
+        "name": _value(reader, "general.name") or path.stem,
+        "block_count": n_layer,
+        "embedding_length": n_embd,
+        "feed_forward_length": n_ff,
+        "head_count": _as_int(hp("attention.head_count")),
+        "head_count_kv": _as_int(hp("attention.head_count_kv")),
+        "sliding_window": hp("attention.sliding_window"),
+        "sliding_window_layers": _swa_layers(arch, n_layer, swa_pattern, hp("attention.sliding_window")),
+        "vocab_size": len(vocab) if vocab is not None else None,
+        "file_type": _value(reader, "general.file_type"),
+        "tensors": tensors,
+    }
+
+
+def _as_int(value):
+    return max(value) if isinstance(value, list) else value
+
+
+def _swa_layers(arch, n_layer, pattern, window) -> list[int]:
+    """Which blocks use sliding-window attention. Gemma 3 interleaves: every 6th block is global."""
+    if not window or not n_layer:
+        return []
+    if isinstance(pattern, list):
+        return [i for i, is_swa in enumerate(pattern) if is_swa]
+    period = pattern if isinstance(pattern, int) and pattern > 0 else (6 if arch == "gemma3" else None)
+    if period is None:
+        return list(range(n_layer))
+    return [i for i in range(n_layer) if (i + 1) % period != 0]
+
+
+def read_imatrix(path: Path) -> dict[str, np.ndarray]:
+    """A GGUF imatrix (llama-imatrix's format) -> tensor name -> per-column importance,
+    normalised by the per-expert counts as quantize.cpp's load_imatrix does. ValueError if not one."""
+    try:
+        reader = gguf.GGUFReader(str(path))
+    except Exception as exc:  # gguf raises ValueError/struct errors on non-GGUF bytes
+        raise ValueError(f"not a GGUF file ({exc})") from exc
+    if _value(reader, "general.type") != "imatrix":
+        raise ValueError("not a GGUF imatrix: general.type is not 'imatrix'")
+    sums: dict[str, np.ndarray] = {}
+    counts: dict[str, np.ndarray] = {}
+    for t in reader.tensors:
+        if t.name.endswith(".in_sum2"):
+            sums[t.name[: -len(".in_sum2")]] = np.asarray(t.data, dtype=np.float32)
+        elif t.name.endswith(".counts"):
+            counts[t.name[: -len(".counts")]] = np.asarray(t.data, dtype=np.float32)
+    if not sums:
+        raise ValueError("not a GGUF imatrix: no .in_sum2 tensors")
+    result: dict[str, np.ndarray] = {}
+    for name, s in sums.items():
+        c = counts.get(name)
+        if c is None:
+            raise ValueError(f"imatrix entry {name} has no .counts tensor")
+        c = c.reshape(-1)
+        per_expert = s.reshape(len(c), -1)
+        normalised = np.where(c[:, None] > 0, per_expert / np.maximum(c[:, None], 1e-30), 1.0)
+        result[name] = normalised.reshape(-1).astype(np.float32)
+    return result
