@@ -12,6 +12,8 @@ Every error carries the line it is on; parsing collects all errors before failin
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 
@@ -62,16 +64,23 @@ def _unquote(token: str) -> str:
     return token
 
 
-def _parse_type(name: str, line: int, errors: list[LineMessage]) -> str | None:
+def quant_type_name(name: str) -> str:
+    """The ggml name of a type llama-quantize can produce; ValueError with the reason otherwise."""
     try:
         t = ggml_type(name)
     except KeyError:
-        errors.append(LineMessage(line, f"unknown quantization type '{name}'"))
-        return None
+        raise ValueError(f"unknown quantization type '{name}'") from None
     if not is_quantize_target(t.name):
-        errors.append(LineMessage(line, f"type '{name}' is not a quantization target"))
-        return None
+        raise ValueError(f"type '{name}' is not a quantization target")
     return t.name
+
+
+def _parse_type(name: str, line: int, errors: list[LineMessage]) -> str | None:
+    try:
+        return quant_type_name(name)
+    except ValueError as exc:
+        errors.append(LineMessage(line, str(exc)))
+        return None
 
 
 def parse_rule(token: str, line: int, errors: list[LineMessage], notices: list[LineMessage]) -> RecipeRule | None:
@@ -169,3 +178,14 @@ def format_rules_as_flags(rules: tuple[RecipeRule, ...] | list[RecipeRule]) -> l
     for r in rules:
         args += ["--tensor-type", f"{r.pattern}={r.type_name}"]
     return args
+
+
+def content_hash(*, base_sha256: str, ftype: str, rules, output_tensor_type: str | None,
+                 token_embedding_type: str | None, imatrix_sha256: str = "") -> str:
+    """Identity of what a recipe makes: the same inputs to llama-quantize give the same hash,
+    whatever the comments, spacing, type-name case or line numbers of the text."""
+    canonical = json.dumps({
+        "base": base_sha256, "ftype": ftype, "rules": [[r.pattern, r.type_name] for r in rules],
+        "output": output_tensor_type or "", "token_embd": token_embedding_type or "", "imatrix": imatrix_sha256,
+    }, sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()

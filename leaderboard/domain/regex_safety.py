@@ -6,6 +6,8 @@ nested quantifiers, so the same pattern is cheap both for our own checks (RE2) a
 """
 from __future__ import annotations
 
+import re
+
 import re2
 
 # ECMAScript has no (?P<..>), inline flags, \A \z \Q..\E or \p classes; RE2 has no lookaround or
@@ -15,6 +17,10 @@ _UNPORTABLE = [
     (r"\\[1-9]", "back-references are not supported"),
     (r"\\[pPAzZQEC]", "this escape means different things in llama.cpp's ECMAScript regex"),
 ]
+
+
+_QUIET = re2.Options()
+_QUIET.log_errors = False
 
 
 def _has_nested_quantifier(pattern: str) -> bool:
@@ -55,7 +61,7 @@ def check_pattern(pattern: str) -> str | None:
         if re.search(unportable, pattern):
             return why
     try:
-        re2.compile(pattern)
+        re2.compile(pattern, options=_QUIET)
     except re2.error as exc:
         return f"invalid regular expression ({exc})"
     if _has_nested_quantifier(pattern):
@@ -65,4 +71,4 @@ def check_pattern(pattern: str) -> str | None:
 
 def compile_pattern(pattern: str):
     """A linear-time compiled pattern with .search(), for checking which tensors a rule matches."""
-    return re2.compile(pattern)
+    return re2.compile(pattern, options=_QUIET)

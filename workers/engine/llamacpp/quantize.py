@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import ctypes
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import llama_cpp
 import numpy as np
@@ -63,13 +65,23 @@ def _params(request: QuantizeRequest, *, dry_run: bool, nthread: int, keepalive:
     return params
 
 
+_TENSOR_COUNTER = re.compile(r"^\[\s*(\d+)/\s*(\d+)\]")
+
+
 def run_quantize(src: Path, dst: Path | None, request: QuantizeRequest, *, dry_run: bool,
-                 nthread: int | None = None) -> list[str]:
-    """Quantize src into dst (or only decide types, with dry_run). Returns llama.cpp's log lines."""
+                 nthread: int | None = None, progress: Callable[[float], None] | None = None) -> list[str]:
+    """Quantize src into dst (or only decide types, with dry_run). Returns llama.cpp's log lines.
+    progress gets the fraction of tensors done, read from the log's "[ i/ n]" counters."""
+
+    def on_text(piece: str) -> None:
+        m = _TENSOR_COUNTER.match(piece)
+        if m and progress is not None:
+            progress(int(m.group(1)) / int(m.group(2)))
+
     keepalive: list = []
     params = _params(request, dry_run=dry_run, nthread=nthread or os.cpu_count() or 1, keepalive=keepalive)
     out = str(dst) if dst is not None else os.devnull
-    with captured_log() as lines:
+    with captured_log(on_text) as lines:
         status = llama_cpp.llama_model_quantize(str(src).encode(), out.encode(), ctypes.byref(params))
     if status != 0:
         tail = "\n".join(line for line in lines[-15:] if line.strip())

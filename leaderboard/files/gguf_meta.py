@@ -20,6 +20,12 @@ def tensor_types(path: Path) -> dict[str, str]:
     return {t.name: _ggml_name(t.tensor_type) for t in reader.tensors}
 
 
+def bits_per_weight(path: Path) -> float:
+    """As llama-quantize prints it: tensor data bits over all elements (metadata not counted)."""
+    reader = gguf.GGUFReader(str(path))
+    return sum(int(t.n_bytes) for t in reader.tensors) * 8 / sum(int(t.n_elements) for t in reader.tensors)
+
+
 def _ggml_name(tensor_type) -> str:
     # gguf's enum names are upper-case (Q4_K); ggml_type_name spells K-quants with a capital K only
     name = tensor_type.name.lower()

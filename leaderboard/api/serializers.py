@@ -1,0 +1,91 @@
+from rest_framework import serializers
+
+from leaderboard.basemodels.models import BaseModel
+from leaderboard.recipes import selectors as recipe_selectors
+from leaderboard.recipes.models import Recipe
+from leaderboard.recipes.validation import SubmissionInvalid, clean_submission
+from leaderboard.runs import selectors as run_selectors
+from leaderboard.runs.models import Run
+
+
+class RecipeSubmitSerializer(serializers.Serializer):
+    """Hands the raw request to clean_submission, the same validation the web form runs."""
+
+    def to_internal_value(self, data):
+        try:
+            return {"submission": clean_submission(data, self.context["request"].FILES)}
+        except SubmissionInvalid as exc:
+            raise serializers.ValidationError(exc.errors)
+
+
+class BaseModelSerializer(serializers.ModelSerializer):
+    architecture = serializers.SerializerMethodField()
+
+    class Meta:
+        model = BaseModel
+        fields = ["id", "name", "family", "source", "sha256", "size_bytes", "architecture"]
+
+    def get_architecture(self, obj):
+        a = obj.architecture
+        return {"name": a.name, "block_count": a.block_count, "embedding_length": a.embedding_length,
+                "feed_forward_length": a.feed_forward_length, "ffn_ratio": a.ffn_ratio, "head_count": a.head_count,
+                "head_count_kv": a.head_count_kv, "sliding_window": a.sliding_window,
+                "sliding_window_layers": a.sliding_window_layers, "vocab_size": a.vocab_size}
+
+
+class BaseModelDetailSerializer(BaseModelSerializer):
+    class Meta(BaseModelSerializer.Meta):
+        fields = BaseModelSerializer.Meta.fields + ["tensors"]
+
+
+class RunSerializer(serializers.ModelSerializer):
+    corpus = serializers.CharField(source="corpus.name")
+
+    class Meta:
+        model = Run
+        fields = ["id", "recipe", "corpus", "state", "progress", "attempt", "worker", "heartbeat_at", "error",
+                  "output_sha256", "output_bytes", "bpw", "hardware", "build", "timings", "created_at", "finished_at"]
+
+
+class RunDetailSerializer(RunSerializer):
+    class Meta(RunSerializer.Meta):
+        fields = RunSerializer.Meta.fields + ["metrics", "tensor_types", "log"]
+
+
+class RecipeSerializer(serializers.ModelSerializer):
+    base_model = serializers.CharField(source="base_model.name")
+    submitter = serializers.CharField(source="submitter.username")
+    reproductions = serializers.SerializerMethodField()
+    override_file_url = serializers.SerializerMethodField()
+    quantize_command = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Recipe
+        fields = ["id", "title", "base_model", "ftype", "rules", "output_tensor_type", "token_embedding_type",
+                  "imatrix_sha256", "method", "description", "submitter", "claimed_metrics", "content_hash",
+                  "plan_status", "plan_error", "plan_warnings", "reproductions", "override_file_url",
+                  "quantize_command", "created_at"]
+
+    def get_reproductions(self, obj):
+        return run_selectors.reproduction_summary(obj).to_dict()
+
+    def get_override_file_url(self, obj):
+        request = self.context.get("request")
+        url = f"/recipes/{obj.pk}/override.txt"
+        return request.build_absolute_uri(url) if request else url
+
+    def get_quantize_command(self, obj):
+        return recipe_selectors.recipe_quantize_command(obj)
+
+
+class RecipeDetailSerializer(RecipeSerializer):
+    plan = serializers.SerializerMethodField()
+
+    class Meta(RecipeSerializer.Meta):
+        fields = RecipeSerializer.Meta.fields + ["plan"]
+
+    def get_plan(self, obj):
+        plan = obj.resolved_plan
+        if plan is None:
+            return None
+        return {**obj.plan, "types": plan.types_summary()}

@@ -1,0 +1,14 @@
+from django.urls import path
+from rest_framework.authtoken.views import obtain_auth_token
+
+from leaderboard.api import views
+
+urlpatterns = [
+    path("auth/token/", obtain_auth_token, name="api_token"),
+    path("base-models/", views.BaseModelList.as_view(), name="api_base_models"),
+    path("base-models/<int:pk>/", views.BaseModelDetail.as_view(), name="api_base_model"),
+    path("recipes/", views.RecipeListCreate.as_view(), name="api_recipes"),
+    path("recipes/<int:pk>/", views.RecipeDetail.as_view(), name="api_recipe"),
+    path("recipes/<int:pk>/runs/", views.RecipeRuns.as_view(), name="api_recipe_runs"),
+    path("runs/<int:pk>/", views.RunDetail.as_view(), name="api_run"),
+]

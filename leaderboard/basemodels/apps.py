@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class BaseModelsConfig(AppConfig):
+    name = "leaderboard.basemodels"
+    label = "basemodels"

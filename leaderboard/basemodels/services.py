@@ -1,0 +1,62 @@
+"""Registering base models and evaluation corpora (admin actions)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+
+from leaderboard.basemodels.models import Architecture, BaseModel, EvalCorpus
+from leaderboard.files.gguf_meta import read_inventory
+from leaderboard.files.store import FetchError, fetch_into_store, sha256_of
+
+
+def _local_or_fetched(source: str, sha256: str | None) -> tuple[Path, str]:
+    """A local file is hashed where it lies; a URL is streamed into the model store."""
+    if source.startswith("https://"):
+        return fetch_into_store(source, settings.MODEL_STORE, sha256)
+    path = Path(source)
+    if not path.is_file():
+        raise FetchError(f"no such file: {source}")
+    digest = sha256_of(path)
+    if sha256 and digest != sha256.lower():
+        raise FetchError(f"sha256 mismatch for {source}: expected {sha256}, got {digest}")
+    return path, digest
+
+
+def _canonical(source: str) -> str:
+    return source if source.startswith("https://") else str(Path(source).resolve())
+
+
+@transaction.atomic
+def base_model_register(*, source: str, sha256: str | None = None, name: str | None = None,
+                        family: str = "") -> BaseModel:
+    """Read a GGUF's architecture and tensor inventory and register it (again: updates the row)."""
+    path, digest = _local_or_fetched(source, sha256)
+    info = read_inventory(path)
+    arch, _ = Architecture.objects.get_or_create(
+        name=info["architecture"], block_count=info["block_count"], embedding_length=info["embedding_length"],
+        feed_forward_length=info["feed_forward_length"], head_count=info["head_count"],
+        head_count_kv=info["head_count_kv"], sliding_window=info["sliding_window"], vocab_size=info["vocab_size"],
+        defaults={"sliding_window_layers": info["sliding_window_layers"]},
+    )
+    model, _ = BaseModel.objects.update_or_create(
+        sha256=digest,
+        defaults=dict(name=name or info["name"], family=family or info["architecture"], source=_canonical(source),
+                      size_bytes=path.stat().st_size, file_type=info["file_type"], architecture=arch,
+                      tensors=info["tensors"]),
+    )
+    return model
+
+
+def corpus_register(*, name: str, source: str, n_ctx: int = 512, n_chunks: int = 8,
+                    make_default: bool = False, note: str = "") -> EvalCorpus:
+    path, digest = _local_or_fetched(source, None)
+    with transaction.atomic():
+        if make_default:
+            EvalCorpus.objects.update(is_default=False)
+        corpus, _ = EvalCorpus.objects.update_or_create(
+            name=name, defaults=dict(source=_canonical(source),
+                                     sha256=digest, size_bytes=path.stat().st_size, n_ctx=n_ctx,
+                                     n_chunks=n_chunks, is_default=make_default, note=note))
+    return corpus

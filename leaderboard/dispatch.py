@@ -1,0 +1,24 @@
+"""The web side's only way to start work: send a task by name.
+
+Sending by name keeps llama.cpp (and the workers package) out of the web process. Tasks are sent
+after the transaction commits; if the broker is down then, the row stays queued and the periodic
+runs.requeue_stalled task sends it again later (robust=True keeps the request itself from failing).
+"""
+import logging
+
+from django.db import transaction
+
+from leaderboard.celery import app
+
+PLAN_TASK = "recipes.compute_plan"
+REPRODUCE_TASK = "runs.reproduce"
+
+log = logging.getLogger(__name__)
+
+
+def send_now(task_name: str, *args, queue: str = "default") -> None:
+    app.send_task(task_name, args=args, queue=queue)
+
+
+def enqueue(task_name: str, *args, queue: str = "default") -> None:
+    transaction.on_commit(lambda: send_now(task_name, *args, queue=queue), robust=True)

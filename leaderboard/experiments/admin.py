@@ -1,0 +1,5 @@
+from django.contrib import admin
+
+from leaderboard.experiments.models import Experiment
+
+admin.site.register(Experiment)

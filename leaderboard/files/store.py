@@ -1,0 +1,76 @@
+"""A content-addressed model store: files named by their sha256, fetched from a path or an https URL."""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import urllib.request
+from pathlib import Path
+from typing import Callable
+
+CHUNK = 4 * 1024 * 1024
+
+
+class FetchError(RuntimeError):
+    pass
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(CHUNK):
+            h.update(block)
+    return h.hexdigest()
+
+
+def store_path(store: Path, sha256: str) -> Path:
+    return store / sha256[:2] / sha256
+
+
+def _open_source(source: str):
+    if source.startswith("https://"):
+        request = urllib.request.Request(source, headers={"User-Agent": "gguf-leaderboard-worker"})
+        response = urllib.request.urlopen(request, timeout=60)
+        length = response.headers.get("Content-Length")
+        return response, int(length) if length else None
+    if "://" in source:
+        raise FetchError(f"unsupported source '{source}': use a local path or an https URL")
+    path = Path(source)
+    if not path.is_file():
+        raise FetchError(f"no such file: {source}")
+    return open(path, "rb"), path.stat().st_size
+
+
+def fetch_into_store(source: str, store: Path, expected_sha256: str | None = None,
+                     progress: Callable[[float], None] | None = None) -> tuple[Path, str]:
+    """Stream source into the store while hashing it; (path, sha256). A mismatch raises FetchError
+    and leaves nothing behind. An entry already in the store is trusted: it was verified when written."""
+    if expected_sha256:
+        existing = store_path(store, expected_sha256)
+        if existing.is_file():
+            return existing, expected_sha256
+    store.mkdir(parents=True, exist_ok=True)
+    stream, total = _open_source(source)
+    h = hashlib.sha256()
+    done = 0
+    fd, tmp_name = tempfile.mkstemp(dir=store, suffix=".part")
+    try:
+        with stream, os.fdopen(fd, "wb") as out:
+            while block := stream.read(CHUNK):
+                h.update(block)
+                out.write(block)
+                done += len(block)
+                if progress and total:
+                    progress(done / total)
+        digest = h.hexdigest()
+        if expected_sha256 and digest != expected_sha256:
+            raise FetchError(f"sha256 mismatch for {source}: expected {expected_sha256}, got {digest}")
+        final = store_path(store, digest)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp_name, final)
+        return final, digest
+    except BaseException:
+        if os.path.exists(tmp_name):
+            os.unlink(tmp_name)
+        raise
+

@@ -1,0 +1,42 @@
+from django import forms
+
+from leaderboard.basemodels.models import BaseModel
+from leaderboard.recipes.models import Recipe
+from leaderboard.recipes.validation import SubmissionInvalid, clean_submission
+
+FTYPE_CHOICES = ["Q2_K", "Q2_K_S", "Q3_K_S", "Q3_K_M", "Q3_K_L", "Q4_0", "Q4_K_S", "Q4_K_M", "Q5_K_S",
+                 "Q5_K_M", "Q6_K", "Q8_0", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ2_M", "IQ3_XXS", "IQ3_S",
+                 "IQ3_M", "IQ4_NL", "IQ4_XS", "F16", "BF16"]
+
+
+class RecipeForm(forms.Form):
+    """Field widgets only: every check is clean_submission's, the same one the API runs."""
+
+    base_model = forms.ChoiceField(required=False)
+    ftype = forms.ChoiceField(required=False, label="Base file type", choices=[(f, f) for f in FTYPE_CHOICES],
+                              initial="Q3_K_M")
+    title = forms.CharField(required=False, max_length=200)
+    rules = forms.CharField(required=False, label="Override rules", widget=forms.Textarea(attrs={
+        "rows": 8, "class": "mono", "placeholder": "blk\\.14\\.ffn_down=Q2_K\n# or --tensor-type (blk)\\.(3|7)\\.attn_k=Q8_0"}))
+    rules_file = forms.FileField(required=False, label="…or an override file")
+    output_tensor_type = forms.CharField(required=False, label="--output-tensor-type")
+    token_embedding_type = forms.CharField(required=False, label="--token-embedding-type")
+    imatrix = forms.FileField(required=False, label="imatrix (GGUF)")
+    method = forms.ChoiceField(required=False, choices=Recipe.Method.choices, initial=Recipe.Method.MANUAL)
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4}), label="Description (Markdown)")
+    claimed_metrics = forms.CharField(required=False, label="Claimed metrics (JSON)",
+                                      widget=forms.TextInput(attrs={"placeholder": '{"ppl": 139.69}'}))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["base_model"].choices = [(m.name, m.name) for m in BaseModel.objects.all()]
+        self.submission = None
+
+    def clean(self):
+        try:
+            self.submission = clean_submission(self.data, self.files)
+        except SubmissionInvalid as exc:
+            for name, messages in exc.errors.items():
+                for message in messages:
+                    self.add_error(name, message)
+        return self.cleaned_data

@@ -1,0 +1,55 @@
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+
+from leaderboard.basemodels.models import BaseModel
+from leaderboard.domain.plan import ResolvedPlan
+
+
+class Recipe(models.Model):
+    class Method(models.TextChoices):
+        STOCK = "stock", "stock llama.cpp mix"
+        MANUAL = "manual", "hand-written overrides"
+        ABLATION = "ablation", "per-layer ablation sweep"
+        ALLOCATOR = "allocator", "budget allocator"
+        OTHER = "other", "other"
+
+    class PlanStatus(models.TextChoices):
+        PENDING = "pending"
+        READY = "ready"
+        FAILED = "failed"
+
+    base_model = models.ForeignKey(BaseModel, on_delete=models.PROTECT, related_name="recipes")
+    ftype = models.CharField(max_length=16, help_text="base file type, e.g. Q3_K_M")
+    rules = models.JSONField(default=list, help_text="[{pattern, type, line}] in order; first match wins")
+    source_text = models.TextField(blank=True, help_text="the override text as submitted")
+    comments = models.JSONField(default=list)
+    output_tensor_type = models.CharField(max_length=16, blank=True)
+    token_embedding_type = models.CharField(max_length=16, blank=True)
+    imatrix = models.FileField(upload_to="imatrix/", blank=True)
+    imatrix_sha256 = models.CharField(max_length=64, blank=True)
+    imatrix_tensors = models.JSONField(default=list, help_text="tensor names the imatrix has entries for")
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True, help_text="Markdown")
+    method = models.CharField(max_length=16, choices=Method.choices, default=Method.MANUAL)
+    submitter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="recipes")
+    claimed_metrics = models.JSONField(default=dict, blank=True)
+    content_hash = models.CharField(max_length=64, unique=True)
+    plan_status = models.CharField(max_length=8, choices=PlanStatus.choices, default=PlanStatus.PENDING)
+    plan = models.JSONField(null=True, blank=True)
+    plan_warnings = models.JSONField(default=list)
+    plan_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.title}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("recipe_detail", args=[self.pk])
+
+    @property
+    def resolved_plan(self) -> ResolvedPlan | None:
+        return ResolvedPlan.from_dict(self.plan) if self.plan else None

@@ -1,0 +1,52 @@
+"""Reads for recipes: lists, the normalized override file and the llama-quantize command."""
+from __future__ import annotations
+
+import shlex
+
+from django.db.models import Count, Q, QuerySet
+
+from leaderboard.domain import run_states
+from leaderboard.domain.recipe_format import RecipeRule, format_override_file, format_rules_as_flags
+from leaderboard.recipes.models import Recipe
+
+
+def recipe_list() -> QuerySet[Recipe]:
+    return (Recipe.objects.select_related("base_model", "submitter")
+            .annotate(n_runs=Count("runs"), n_done=Count("runs", filter=Q(runs__state=run_states.DONE))))
+
+
+def recipe_rules(recipe: Recipe) -> list[RecipeRule]:
+    return [RecipeRule(pattern=r["pattern"], type_name=r["type"], line=r["line"]) for r in recipe.rules]
+
+
+def recipe_override_file(recipe: Recipe, *, with_header: bool = True) -> str:
+    """The normalized --tensor-type-file. llama-quantize has no comment syntax, so the header
+    (and the plain variant without it) says how to use it."""
+    header = []
+    if with_header:
+        header = [
+            f"recipe {recipe.pk}: {recipe.title}",
+            f"base model: {recipe.base_model.name}",
+            f"base sha256: {recipe.base_model.sha256}",
+            f"base file type: {recipe.ftype}",
+        ]
+        if recipe.output_tensor_type:
+            header.append(f"--output-tensor-type {recipe.output_tensor_type}")
+        if recipe.token_embedding_type:
+            header.append(f"--token-embedding-type {recipe.token_embedding_type}")
+        header.append("llama-quantize reads no comments: strip these lines (grep -v '^#') or use ?plain=1")
+    return format_override_file(recipe_rules(recipe), header=header)
+
+
+def recipe_quantize_command(recipe: Recipe) -> str:
+    args = ["llama-quantize", "--allow-requantize"]
+    if recipe.imatrix_sha256:
+        args += ["--imatrix", f"imatrix-{recipe.imatrix_sha256[:12]}.gguf"]
+    if recipe.output_tensor_type:
+        args += ["--output-tensor-type", recipe.output_tensor_type]
+    if recipe.token_embedding_type:
+        args += ["--token-embedding-type", recipe.token_embedding_type]
+    args += format_rules_as_flags(recipe_rules(recipe))
+    base_file = f"{recipe.base_model.name}.gguf".replace(" ", "_")
+    args += [base_file, f"recipe-{recipe.pk}-{recipe.ftype}.gguf", recipe.ftype]
+    return " ".join(shlex.quote(a) for a in args)

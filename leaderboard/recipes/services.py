@@ -1,0 +1,59 @@
+"""Writes for recipes: submit, and store the plan a worker resolved."""
+from __future__ import annotations
+
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+
+from leaderboard import dispatch
+from leaderboard.domain.recipe_format import content_hash
+from leaderboard.recipes.models import Recipe
+from leaderboard.recipes.validation import RecipeSubmission
+
+
+def recipe_submit(*, user, submission: RecipeSubmission) -> tuple[Recipe, bool]:
+    """Save a validated submission and ask a worker for its plan. The same recipe submitted again
+    (same base, ftype, rules, types and imatrix) returns the existing row and created=False."""
+    spec = submission.spec
+    digest = content_hash(
+        base_sha256=submission.base_model.sha256, ftype=submission.ftype, rules=spec.rules,
+        output_tensor_type=spec.output_tensor_type, token_embedding_type=spec.token_embedding_type,
+        imatrix_sha256=submission.imatrix_sha256)
+    existing = Recipe.objects.filter(content_hash=digest).first()
+    if existing is not None:
+        return existing, False
+    recipe = Recipe(
+        base_model=submission.base_model, ftype=submission.ftype,
+        rules=[{"pattern": r.pattern, "type": r.type_name, "line": r.line} for r in spec.rules],
+        source_text=submission.source_text, comments=list(spec.comments),
+        output_tensor_type=spec.output_tensor_type or "", token_embedding_type=spec.token_embedding_type or "",
+        imatrix_sha256=submission.imatrix_sha256, imatrix_tensors=submission.imatrix_tensors,
+        title=submission.title, description=submission.description, method=submission.method,
+        submitter=user, claimed_metrics=submission.claimed_metrics, content_hash=digest,
+        plan_warnings=[{"kind": "format", "line": n.line, "message": n.message, "tensors": []} for n in spec.notices],
+    )
+    try:
+        with transaction.atomic():
+            if submission.imatrix_bytes:
+                recipe.imatrix.save(f"{submission.imatrix_sha256}.gguf", ContentFile(submission.imatrix_bytes), save=False)
+            recipe.save()
+            dispatch.enqueue(dispatch.PLAN_TASK, recipe.pk)
+    except IntegrityError:
+        # a concurrent identical submission won the unique content_hash
+        return Recipe.objects.get(content_hash=digest), False
+    return recipe, True
+
+
+def recipe_plan_store(*, recipe_id: int, plan: dict, warnings: list[dict]) -> None:
+    format_notices = [w for w in Recipe.objects.get(pk=recipe_id).plan_warnings if w["kind"] == "format"]
+    Recipe.objects.filter(pk=recipe_id).update(
+        plan=plan, plan_warnings=format_notices + warnings, plan_status=Recipe.PlanStatus.READY, plan_error="")
+
+
+def recipe_plan_fail(*, recipe_id: int, error: str) -> None:
+    Recipe.objects.filter(pk=recipe_id).update(plan_status=Recipe.PlanStatus.FAILED, plan_error=error)
+
+
+def recipe_plan_request(*, recipe: Recipe) -> None:
+    """Ask for the plan again (after a failure, or when llama.cpp was upgraded)."""
+    Recipe.objects.filter(pk=recipe.pk).update(plan_status=Recipe.PlanStatus.PENDING, plan_error="")
+    dispatch.enqueue(dispatch.PLAN_TASK, recipe.pk)

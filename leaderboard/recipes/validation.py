@@ -1,0 +1,170 @@
+"""The one validation path for a recipe submission, shared by the web form and the API serializer.
+
+It takes raw values (strings and uploaded files) and returns a RecipeSubmission or raises
+SubmissionInvalid with field -> messages; nothing is saved here.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from django.conf import settings
+from django.db.models import Q
+
+from leaderboard.basemodels.models import BaseModel
+from leaderboard.domain.ggml_types import canonical_ftype
+from leaderboard.domain.recipe_format import (
+    MAX_RECIPE_BYTES, RecipeFormatError, RecipeSpec, parse_recipe, quant_type_name)
+from leaderboard.files.gguf_meta import read_imatrix
+from leaderboard.recipes.models import Recipe
+
+FIELDS = ("base_model", "ftype", "rules", "rules_file", "output_tensor_type", "token_embedding_type",
+          "imatrix", "title", "description", "method", "claimed_metrics")
+
+
+class SubmissionInvalid(Exception):
+    def __init__(self, errors: dict[str, list[str]]):
+        self.errors = errors
+        super().__init__(json.dumps(errors))
+
+
+@dataclass
+class RecipeSubmission:
+    base_model: BaseModel
+    ftype: str
+    spec: RecipeSpec
+    source_text: str
+    title: str
+    description: str
+    method: str
+    claimed_metrics: dict
+    imatrix_bytes: bytes | None = None
+    imatrix_sha256: str = ""
+    imatrix_tensors: list[str] = field(default_factory=list)
+
+
+def _text(data, name: str) -> str:
+    value = data.get(name)
+    return "" if value is None else str(value).strip()
+
+
+def _find_base_model(ref: str) -> BaseModel | None:
+    query = Q(name=ref) | Q(sha256=ref.lower())
+    if ref.isdigit():
+        query |= Q(pk=int(ref))
+    return BaseModel.objects.filter(query).first()
+
+
+def _read_upload(upload, limit: int, errors: dict, name: str) -> bytes | None:
+    if upload is None:
+        return None
+    if upload.size > limit:
+        errors.setdefault(name, []).append(f"file is {upload.size} bytes; the limit is {limit}")
+        return None
+    return upload.read()
+
+
+def _check_imatrix(raw: bytes, errors: dict) -> list[str]:
+    with tempfile.NamedTemporaryFile(suffix=".gguf") as tmp:
+        tmp.write(raw)
+        tmp.flush()
+        try:
+            return sorted(read_imatrix(Path(tmp.name)))
+        except ValueError as exc:
+            errors.setdefault("imatrix", []).append(f"not a valid GGUF imatrix: {exc}")
+            return []
+
+
+def clean_submission(data, files) -> RecipeSubmission:
+    errors: dict[str, list[str]] = {}
+
+    def fail(name: str, message: str) -> None:
+        errors.setdefault(name, []).append(message)
+
+    base_ref = _text(data, "base_model")
+    base_model = _find_base_model(base_ref) if base_ref else None
+    if not base_ref:
+        fail("base_model", "This field is required.")
+    elif base_model is None:
+        fail("base_model", f"unknown base model '{base_ref}'")
+
+    ftype = ""
+    ftype_text = _text(data, "ftype")
+    if not ftype_text:
+        fail("ftype", "This field is required.")
+    else:
+        try:
+            ftype = canonical_ftype(ftype_text)
+        except KeyError:
+            fail("ftype", f"unknown file type '{ftype_text}' (use a llama-quantize type such as Q3_K_M)")
+
+    rules_raw = _read_upload(files.get("rules_file"), MAX_RECIPE_BYTES, errors, "rules_file")
+    source_text = data.get("rules") or ""
+    if rules_raw is not None:
+        if source_text.strip():
+            fail("rules_file", "give the rules as text or as a file, not both")
+        try:
+            source_text = rules_raw.decode("utf-8")
+        except UnicodeDecodeError:
+            fail("rules_file", "the override file is not UTF-8 text")
+    spec = RecipeSpec()
+    field_for_rules = "rules_file" if rules_raw is not None else "rules"
+    try:
+        spec = parse_recipe(source_text)
+    except RecipeFormatError as exc:
+        for error in exc.errors:
+            fail(field_for_rules, str(error))
+    single_types = {}
+    for name in ("output_tensor_type", "token_embedding_type"):
+        value = _text(data, name)
+        in_text = getattr(spec, name)
+        if value and in_text and quant_type_or_none(value) != in_text:
+            fail(name, f"the rules text already sets {name.replace('_', '-')} to {in_text}")
+        elif value:
+            try:
+                single_types[name] = quant_type_name(value)
+            except ValueError as exc:
+                fail(name, str(exc))
+    spec = replace(spec, **single_types)
+
+    title = _text(data, "title")
+    if not title:
+        fail("title", "This field is required.")
+    elif len(title) > 200:
+        fail("title", "at most 200 characters")
+    method = _text(data, "method") or Recipe.Method.MANUAL
+    if method not in Recipe.Method.values:
+        fail("method", f"unknown method '{method}'; one of {', '.join(Recipe.Method.values)}")
+    claimed = data.get("claimed_metrics") or {}
+    if isinstance(claimed, str):
+        try:
+            claimed = json.loads(claimed) if claimed.strip() else {}
+        except json.JSONDecodeError as exc:
+            fail("claimed_metrics", f"not valid JSON: {exc}")
+            claimed = {}
+    if not isinstance(claimed, dict) or not all(isinstance(v, (int, float, str)) for v in claimed.values()):
+        fail("claimed_metrics", "give an object of metric name -> number, e.g. {\"ppl\": 139.69}")
+        claimed = {}
+
+    imatrix_raw = _read_upload(files.get("imatrix"), settings.IMATRIX_MAX_BYTES, errors, "imatrix")
+    imatrix_tensors = _check_imatrix(imatrix_raw, errors) if imatrix_raw else []
+
+    if errors:
+        raise SubmissionInvalid(errors)
+    return RecipeSubmission(
+        base_model=base_model, ftype=ftype, spec=spec, source_text=source_text, title=title,
+        description=data.get("description") or "", method=method, claimed_metrics=claimed,
+        imatrix_bytes=imatrix_raw, imatrix_sha256=hashlib.sha256(imatrix_raw).hexdigest() if imatrix_raw else "",
+        imatrix_tensors=imatrix_tensors,
+    )
+
+
+
+def quant_type_or_none(name: str) -> str | None:
+    try:
+        return quant_type_name(name)
+    except ValueError:
+        return None

@@ -1,0 +1,109 @@
+"""Every change of a run's state goes through here, as a conditional UPDATE on (id, owner, expected state).
+
+A worker owns a run through the claim_token it set when it claimed it. If the run was re-queued
+(its heartbeat stopped) another attempt gets a new token, and the old attempt's writes match no row:
+it learns it lost the run and stops. So no run is finished twice.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Concat
+from django.utils import timezone
+
+from leaderboard import dispatch
+from leaderboard.basemodels.models import EvalCorpus
+from leaderboard.domain import run_states
+from leaderboard.recipes.models import Recipe
+from leaderboard.runs.models import Run
+
+
+class RunLost(Exception):
+    """This attempt no longer owns the run (it was re-queued or finished elsewhere)."""
+
+
+class NoCorpus(Exception):
+    pass
+
+
+def default_corpus() -> EvalCorpus:
+    corpus = EvalCorpus.objects.filter(is_default=True).first() or EvalCorpus.objects.first()
+    if corpus is None:
+        raise NoCorpus("no evaluation corpus is registered (manage.py register_corpus)")
+    return corpus
+
+
+def run_request(*, recipe: Recipe, user=None, corpus: EvalCorpus | None = None) -> Run:
+    with transaction.atomic():
+        run = Run.objects.create(recipe=recipe, corpus=corpus or default_corpus(), requested_by=user,
+                                 heartbeat_at=timezone.now())
+        dispatch.enqueue(dispatch.REPRODUCE_TASK, run.pk, queue="gpu")
+    return run
+
+
+def run_claim(*, run_id: int, worker: str) -> uuid.UUID | None:
+    """Take a queued run. None when it is not queued (another attempt has it, or it is final)."""
+    token = uuid.uuid4()
+    now = timezone.now()
+    claimed = Run.objects.filter(pk=run_id, state=run_states.QUEUED).update(
+        state=run_states.FETCHING, claim_token=token, worker=worker, attempt=F("attempt") + 1,
+        heartbeat_at=now, progress=0.0, error="", started_at=now)
+    return token if claimed else None
+
+
+def _owned(run_id: int, token: uuid.UUID, state: str | None = None):
+    qs = Run.objects.filter(pk=run_id, claim_token=token)
+    return qs.filter(state=state) if state else qs.filter(state__in=run_states.ACTIVE_STATES)
+
+
+def run_advance(*, run_id: int, token: uuid.UUID, from_state: str, **fields) -> str:
+    """Move an owned run to its next phase, saving what the finished phase produced."""
+    to_state = run_states.next_phase(from_state)
+    assert run_states.can_move(from_state, to_state)
+    changed = _owned(run_id, token, from_state).update(
+        state=to_state, progress=0.0, heartbeat_at=timezone.now(), **fields)
+    if not changed:
+        raise RunLost(run_id)
+    if to_state == run_states.DONE:
+        Run.objects.filter(pk=run_id).update(finished_at=timezone.now())
+    return to_state
+
+
+def run_heartbeat(*, run_id: int, token: uuid.UUID, progress: float) -> None:
+    if not _owned(run_id, token).update(heartbeat_at=timezone.now(), progress=min(max(progress, 0.0), 1.0)):
+        raise RunLost(run_id)
+
+
+def run_append_log(*, run_id: int, token: uuid.UUID, text: str) -> None:
+    _owned(run_id, token).update(log=Concat(F("log"), Value(text.rstrip("\n") + "\n")))
+
+
+def run_fail(*, run_id: int, token: uuid.UUID, error: str) -> bool:
+    return bool(_owned(run_id, token).update(
+        state=run_states.FAILED, error=error, finished_at=timezone.now(), claim_token=None))
+
+
+def runs_requeue_stalled() -> list[int]:
+    """Re-queue runs whose worker stopped beating (killed, lost), and re-send queued runs whose
+    message may have been lost with the broker. A run that lost RUN_MAX_ATTEMPTS workers fails."""
+    cutoff = timezone.now() - timedelta(seconds=settings.RUN_STALLED_AFTER_SECONDS)
+    stalled = Run.objects.filter(state__in=run_states.ACTIVE_STATES, heartbeat_at__lt=cutoff)
+    resend: list[int] = []
+    for run in stalled:
+        if run.attempt >= settings.RUN_MAX_ATTEMPTS:
+            Run.objects.filter(pk=run.pk, state=run.state, claim_token=run.claim_token).update(
+                state=run_states.FAILED, claim_token=None, finished_at=timezone.now(),
+                error=f"the worker stopped responding {run.attempt} times (last: {run.worker or 'unknown'})")
+            continue
+        if Run.objects.filter(pk=run.pk, state=run.state, claim_token=run.claim_token).update(
+                state=run_states.QUEUED, claim_token=None, heartbeat_at=timezone.now()):
+            resend.append(run.pk)
+    lost_messages = list(Run.objects.filter(state=run_states.QUEUED, heartbeat_at__lt=cutoff).values_list("pk", flat=True))
+    Run.objects.filter(pk__in=lost_messages).update(heartbeat_at=timezone.now())
+    for run_id in resend + lost_messages:
+        dispatch.send_now(dispatch.REPRODUCE_TASK, run_id, queue="gpu")
+    return resend + lost_messages

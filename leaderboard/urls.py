@@ -1,0 +1,25 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from leaderboard.accounts import views as account_views
+from leaderboard.basemodels import views as basemodel_views
+from leaderboard.recipes import views as recipe_views
+from leaderboard.runs import views as run_views
+
+urlpatterns = [
+    path("", basemodel_views.home, name="home"),
+    path("models/<int:pk>/", basemodel_views.base_model_detail, name="base_model_detail"),
+    path("recipes/", recipe_views.recipe_list, name="recipe_list"),
+    path("recipes/new/", recipe_views.recipe_new, name="recipe_new"),
+    path("recipes/<int:pk>/", recipe_views.recipe_detail, name="recipe_detail"),
+    path("recipes/<int:pk>/override.txt", recipe_views.recipe_override_file, name="recipe_override_file"),
+    path("recipes/<int:pk>/command.txt", recipe_views.recipe_command, name="recipe_command"),
+    path("recipes/<int:pk>/reproduce/", recipe_views.recipe_reproduce, name="recipe_reproduce"),
+    path("runs/<int:pk>/", run_views.run_detail, name="run_detail"),
+    path("accounts/register/", account_views.register, name="register"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("api/", include("leaderboard.api.urls")),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,108 @@
+"""Shared fixtures: two users (alice, bob), tiny real GGUF models, a registered base model and corpus,
+and a real Celery worker on the real Redis broker."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from tests.tiny_model import write_tiny_llama
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = Path(__import__("os").environ.get("LEADERBOARD_SHARED_DATA", REPO.parent / "shared" / "data"))
+WIKITEXT = SHARED_DATA / "wikitext-2" / "wiki.test.raw"
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory) -> dict[str, Path]:
+    """'wide': width 256, every K-quant applies; 'narrow': width 64, K-quants fall back (like Gemma's 640)."""
+    folder = tmp_path_factory.mktemp("models")
+    return {
+        "wide": write_tiny_llama(folder / "tiny-wide.gguf", n_embd=256, n_ff=512, n_layer=12),
+        "narrow": write_tiny_llama(folder / "tiny-narrow.gguf", n_embd=64, n_ff=128, n_layer=2, seed=1),
+    }
+
+
+@pytest.fixture(scope="session")
+def small_corpus(tmp_path_factory) -> Path:
+    """The first 8 KB of WikiText-2 test, read from the shared data folder (never copied into the repo)."""
+    path = tmp_path_factory.mktemp("corpus") / "wiki-head.txt"
+    path.write_bytes(WIKITEXT.read_bytes()[:8192])
+    return path
+
+
+@pytest.fixture
+def alice(django_user_model):
+    return django_user_model.objects.create_user("alice", password="alice-password")
+
+
+@pytest.fixture
+def bob(django_user_model):
+    return django_user_model.objects.create_user("bob", password="bob-password")
+
+
+@pytest.fixture
+def base_model(db, tiny_models):
+    from leaderboard.basemodels.services import base_model_register
+
+    return base_model_register(source=str(tiny_models["wide"]), name="tiny-wide")
+
+
+@pytest.fixture
+def narrow_model(db, tiny_models):
+    from leaderboard.basemodels.services import base_model_register
+
+    return base_model_register(source=str(tiny_models["narrow"]), name="tiny-narrow")
+
+
+@pytest.fixture
+def corpus(db, small_corpus):
+    from leaderboard.basemodels.services import corpus_register
+
+    return corpus_register(name="wiki-head", source=str(small_corpus), n_ctx=128, n_chunks=4, make_default=True)
+
+
+@pytest.fixture(scope="session")
+def celery_app_for_tests():
+    from leaderboard.celery import app
+
+    with app.connection_for_write() as conn:  # drop messages a previous (killed) test run left behind
+        for queue in ("default", "gpu"):
+            conn.default_channel.queue_purge(queue) if _queue_exists(conn, queue) else None
+    return app
+
+
+def _queue_exists(conn, name: str) -> bool:
+    try:
+        conn.default_channel.queue_declare(queue=name, passive=True)
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture
+def celery_worker(transactional_db, celery_app_for_tests):
+    """A real worker thread consuming both queues from Redis; tests using it see committed rows only."""
+    from celery.contrib.testing.worker import start_worker
+
+    with start_worker(celery_app_for_tests, queues=["default", "gpu"], pool="solo", concurrency=1,
+                      perform_ping_check=False, shutdown_timeout=60, loglevel="WARNING") as worker:
+        yield worker
+
+
+def wait_for(predicate, timeout: float = 60, interval: float = 0.2):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s")
+
+
+@pytest.fixture(autouse=True)
+def _media_root(tmp_path, settings):
+    settings.MEDIA_ROOT = tmp_path / "media"

@@ -1,0 +1,160 @@
+"""Load a model and decode perplexity chunks the way llama-perplexity does, handing out logits in place.
+
+Chunking follows tools/perplexity/perplexity.cpp: the text is tokenized with BOS, cut into chunks of n_ctx
+tokens, the first token of every chunk is replaced by BOS, several chunks go into one llama_decode batch
+as separate sequences (n_seq = n_batch / n_ctx), and logits are requested only where they are scored:
+positions first = n_ctx/2 … n_ctx-2 (position p predicts token p+1; llama-perplexity also computes the
+logits at n_ctx-1 but never uses them).
+"""
+from __future__ import annotations
+
+import ctypes
+from collections.abc import Callable
+from pathlib import Path
+
+import llama_cpp
+import numpy as np
+
+from workers.engine.llamacpp.logs import captured_log
+
+N_BATCH = 2048  # llama-perplexity's default --batch-size
+N_UBATCH = 512
+
+_backend_ready = False
+
+
+class DecodeError(RuntimeError):
+    pass
+
+
+def _backend() -> None:
+    global _backend_ready
+    if not _backend_ready:
+        llama_cpp.llama_backend_init()
+        _backend_ready = True
+
+
+def seqs_per_batch(n_ctx: int) -> int:
+    return max(1, N_BATCH // n_ctx)
+
+
+def scored_per_chunk(n_ctx: int) -> int:
+    return n_ctx - 1 - n_ctx // 2
+
+
+class Model:
+    """A model plus a context sized for n_ctx-token chunks, several per batch. Use as a context manager."""
+
+    def __init__(self, path: Path, *, n_ctx: int, n_threads: int, n_gpu_layers: int):
+        _backend()
+        if n_ctx < 4:
+            raise DecodeError(f"n_ctx {n_ctx} is too small")
+        self.n_ctx = n_ctx
+        self.n_seq = seqs_per_batch(n_ctx)
+        self._model = self._ctx = None
+        if n_gpu_layers != 0 and not llama_cpp.llama_supports_gpu_offload():
+            n_gpu_layers = 0
+        mparams = llama_cpp.llama_model_default_params()
+        mparams.n_gpu_layers = n_gpu_layers
+        cparams = llama_cpp.llama_context_default_params()
+        # as common_context_params_to_llama fills them for llama-perplexity
+        cparams.n_ctx = self.n_seq * n_ctx
+        cparams.n_batch = min(N_BATCH, cparams.n_ctx)
+        cparams.n_ubatch = min(N_UBATCH, cparams.n_batch)
+        cparams.n_seq_max = self.n_seq
+        cparams.n_threads = cparams.n_threads_batch = n_threads
+        cparams.swa_full = False
+        cparams.kv_unified = False
+        cparams.no_perf = True
+        with captured_log() as lines:
+            self._model = llama_cpp.llama_model_load_from_file(str(path).encode(), mparams)
+            if self._model:
+                self._ctx = llama_cpp.llama_init_from_model(self._model, cparams)
+        if not self._model or not self._ctx:
+            self.close()
+            tail = "\n".join(line for line in lines[-10:] if line.strip())
+            raise DecodeError(f"cannot load {path}:\n{tail}")
+        self._vocab = llama_cpp.llama_model_get_vocab(self._model)
+        self.n_vocab = llama_cpp.llama_vocab_n_tokens(self._vocab)
+        self.bos = llama_cpp.llama_vocab_bos(self._vocab)
+        self.add_bos = bool(llama_cpp.llama_vocab_get_add_bos(self._vocab))
+        self.n_batch = cparams.n_batch
+
+    def __enter__(self) -> Model:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._ctx:
+            llama_cpp.llama_free(self._ctx)
+            self._ctx = None
+        if self._model:
+            llama_cpp.llama_model_free(self._model)
+            self._model = None
+
+    def tokenize(self, text: bytes) -> np.ndarray:
+        """common_tokenize(ctx, text, add_special=true, parse_special=false), as llama-perplexity calls it."""
+        capacity = len(text) + 16
+        while True:
+            buf = (llama_cpp.llama_token * capacity)()
+            n = llama_cpp.llama_tokenize(self._vocab, text, len(text), buf, capacity, True, False)
+            if n >= 0:
+                return np.ctypeslib.as_array(buf)[:n].astype(np.int32)
+            capacity = -n
+
+    def decode_chunks(self, chunks: np.ndarray,
+                      on_logits: Callable[[int, np.ndarray], None]) -> None:
+        """chunks: int32 (n_chunks, n_ctx). Calls on_logits(row0, logits) with a float32 (rows, n_vocab) view
+        of llama.cpp's output buffer (valid only during the call; the callee may overwrite it), where row
+        r = chunk * scored_per_chunk + (pos - n_ctx/2) predicts token chunks[chunk, pos + 1]."""
+        n_chunks, n_ctx = chunks.shape
+        if n_ctx != self.n_ctx:
+            raise DecodeError(f"chunks of {n_ctx} tokens, context made for {self.n_ctx}")
+        first, per_chunk = n_ctx // 2, scored_per_chunk(n_ctx)
+        n_batch = self.n_batch
+        batch = llama_cpp.llama_batch_init(n_batch, 0, 1)
+        try:
+            tok = np.ctypeslib.as_array(batch.token, shape=(n_batch,))
+            pos = np.ctypeslib.as_array(batch.pos, shape=(n_batch,))
+            nsid = np.ctypeslib.as_array(batch.n_seq_id, shape=(n_batch,))
+            want = np.ctypeslib.as_array(batch.logits, shape=(n_batch,))
+            seq_ptrs = [batch.seq_id[i] for i in range(n_batch)]
+            nsid[:] = 1
+            memory = llama_cpp.llama_get_memory(self._ctx)
+            for c0 in range(0, n_chunks, self.n_seq):
+                n_seq_batch = min(self.n_seq, n_chunks - c0)
+                llama_cpp.llama_memory_clear(memory, True)
+                for p0 in range(0, n_ctx, n_batch):  # several batches only when n_ctx > n_batch
+                    size = min(n_ctx - p0, n_batch)
+                    n = 0
+                    for s in range(n_seq_batch):
+                        piece = chunks[c0 + s, p0:p0 + size]
+                        tok[n:n + size] = piece
+                        if p0 == 0 and self.add_bos:
+                            tok[n] = self.bos
+                        positions = np.arange(p0, p0 + size, dtype=np.int32)
+                        pos[n:n + size] = positions
+                        want[n:n + size] = (positions >= first) & (positions <= n_ctx - 2)
+                        for i in range(n, n + size):
+                            seq_ptrs[i][0] = s
+                        n += size
+                    batch.n_tokens = n
+                    n_out = int(want[:n].sum())
+                    status = llama_cpp.llama_decode(self._ctx, batch)
+                    if status != 0:
+                        raise DecodeError(f"llama_decode failed with status {status}")
+                    if n_out == 0:
+                        continue
+                    ptr = llama_cpp.llama_get_logits(self._ctx)
+                    logits = np.ctypeslib.as_array(ptr, shape=(n_out, self.n_vocab))
+                    out_per_seq = n_out // n_seq_batch
+                    lo = max(p0, first)
+                    if n_seq_batch == 1 or out_per_seq == per_chunk:
+                        # consecutive chunks' rows are consecutive global rows
+                        on_logits(c0 * per_chunk + (lo - first), logits)
+                    else:  # pragma: no cover - n_ctx > n_batch means n_seq == 1
+                        raise DecodeError("unexpected batch layout")
+        finally:
+            llama_cpp.llama_batch_free(batch)

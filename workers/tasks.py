@@ -1,0 +1,24 @@
+"""Celery tasks: thin wrappers that take an id, and hand it to a worker module."""
+from __future__ import annotations
+
+from celery import shared_task
+from django.conf import settings
+
+from workers import planning, reproduce as reproduction
+from leaderboard.runs import services as run_services
+
+
+@shared_task(name="recipes.compute_plan", acks_late=True, time_limit=settings.PLAN_TIME_LIMIT)
+def compute_plan(recipe_id: int) -> None:
+    planning.compute_plan(recipe_id)
+
+
+@shared_task(name="runs.reproduce", acks_late=True, reject_on_worker_lost=True,
+             soft_time_limit=settings.RUN_SOFT_TIME_LIMIT, time_limit=settings.RUN_TIME_LIMIT)
+def reproduce(run_id: int) -> None:
+    reproduction.reproduce(run_id)
+
+
+@shared_task(name="runs.requeue_stalled")
+def requeue_stalled() -> list[int]:
+    return run_services.runs_requeue_stalled()
