@@ -313,46 +313,98 @@ def parse_ppl_output(text: str) -> tuple[float, float]:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# our measuring pass (workers.engine.measure)
-
-PERCENT_KEYS = ("dp_mean", "dp_err", "rms_dp", "rms_dp_err", "same_top_p", "same_top_p_err")
-
-
-def measure_module():
-    """workers.engine.measure; BENCH_MEASURE_MODULE=/path/to/file.py substitutes a stand-in (development)."""
-    alt = os.environ.get("BENCH_MEASURE_MODULE")
-    if alt:
-        import importlib.util
-
-        spec = importlib.util.spec_from_file_location("bench_measure_standin", alt)
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-        return mod
-    from workers.engine import measure
-
-    return measure
+# our measuring pass (workers.engine.measure); its Δp / RMS Δp / same top p are in percent, like the native print
 
 
 def teacher(base: Path, corpus: Path, *, n_ctx: int = N_CTX, n_chunks: int = N_CHUNKS,
             n_threads: int = N_THREADS) -> Path:
-    return measure_module().build_teacher(
-        base, corpus, n_ctx=n_ctx, n_chunks=n_chunks, cache_dir=CACHE_ROOT / "teachers",
-        base_sha256=cached_sha256(base), corpus_sha256=cached_sha256(corpus),
-        n_threads=n_threads, n_gpu_layers=0,
-    )
+    """Our teacher file for (base, corpus, n_ctx, n_chunks) in var/bench-cache/teachers/ (reused when present)."""
+    from workers.engine.measure import build_teacher
+
+    return build_teacher(base, corpus, n_ctx=n_ctx, n_chunks=n_chunks, cache_dir=CACHE_ROOT / "teachers",
+                         base_sha256=cached_sha256(base), corpus_sha256=cached_sha256(corpus),
+                         n_threads=n_threads, n_gpu_layers=0)
 
 
 def ours_kld(quant: Path, teacher_path: Path, *, n_threads: int = N_THREADS) -> dict:
-    """measure_quant's statistics, with Δp / RMS Δp / same top p in percent like llama-perplexity prints them."""
-    stats = dict(measure_module().measure_quant(quant, teacher_path, n_threads=n_threads, n_gpu_layers=0))
-    if stats.get("same_top_p", 100.0) <= 1.0:  # fractions -> percent
-        for key in PERCENT_KEYS:
-            if key in stats and stats[key] is not None:
-                stats[key] = 100.0 * stats[key]
-    return stats
+    from workers.engine.measure import measure_quant
+
+    return measure_quant(quant, teacher_path, n_threads=n_threads, n_gpu_layers=0)
+
+
+def _measure_child(quant: str, teacher_path: str, n_threads: str) -> None:
+    """Subprocess entry for timing our pass: prints {"seconds": ..., "stats": {...}} as JSON on stdout."""
+    import json
+
+    from workers.engine.measure import measure_quant  # imports are not part of the timed phase
+
+    t0 = time.perf_counter()
+    stats = measure_quant(Path(quant), Path(teacher_path), n_threads=int(n_threads), n_gpu_layers=0)
+    seconds = time.perf_counter() - t0
+    print(json.dumps({"seconds": seconds, "stats": stats}, default=float))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# shared preparation and timing
+
+
+@dataclass
+class Setup:
+    corpus: Path
+    base: Path
+    quants: dict[str, Path]
+    kld_base: Path  # native --kl-divergence-base file
+    teacher: Path  # our teacher file
+
+
+def prepare(quant_names, *, n_ctx: int = N_CTX, n_chunks: int = N_CHUNKS, n_threads: int = N_THREADS) -> Setup:
+    """Everything both benchmarks need, built once into var/bench-cache/ and reused afterwards."""
+    ensure_native_build()
+    corpus = corpus_path()
+    base = gemma_f16()
+    quants = {name: gemma_quant(name) for name in quant_names}
+    kld_base = native_kld_base(base, corpus, n_ctx=n_ctx, n_chunks=n_chunks, n_threads=n_threads)
+    log("ours: building/reusing the teacher ...")
+    teacher_path = teacher(base, corpus, n_ctx=n_ctx, n_chunks=n_chunks, n_threads=n_threads)
+    return Setup(corpus, base, quants, kld_base, teacher_path)
+
+
+def run_child(cmd: list[str]) -> tuple[float, str, int]:
+    """Run cmd; return (wall seconds, stdout, peak RSS in bytes of that child alone, from wait4)."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO_ROOT)
+    # read both pipes fully before reaping, so the child never blocks on a full pipe
+    out, err = _drain(proc)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        tail = "\n".join((out + err).decode(errors="replace").splitlines()[-20:])
+        raise RuntimeError(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{tail}")
+    return seconds, out.decode(errors="replace"), usage.ru_maxrss * 1024  # Linux: ru_maxrss in KiB
+
+
+def _drain(proc: subprocess.Popen) -> tuple[bytes, bytes]:
+    import threading
+
+    chunks: dict[str, bytes] = {}
+
+    def read(name: str, stream) -> None:
+        chunks[name] = stream.read()
+        stream.close()
+
+    threads = [threading.Thread(target=read, args=(n, s)) for n, s in (("out", proc.stdout), ("err", proc.stderr))]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return chunks["out"], chunks["err"]
 
 
 if __name__ == "__main__":
-    # `python bench/common.py build` builds the native tools only
     if sys.argv[1:] == ["build"]:
         print(ensure_native_build())
+    elif sys.argv[1:2] == ["measure"] and len(sys.argv) == 5:  # measure QUANT TEACHER N_THREADS
+        _measure_child(*sys.argv[2:])
+    else:
+        raise SystemExit("usage: common.py build | common.py measure QUANT TEACHER N_THREADS")

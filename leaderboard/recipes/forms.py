@@ -12,9 +12,9 @@ FTYPE_CHOICES = ["Q2_K", "Q2_K_S", "Q3_K_S", "Q3_K_M", "Q3_K_L", "Q4_0", "Q4_K_S
 class RecipeForm(forms.Form):
     """Field widgets only: every check is clean_submission's, the same one the API runs."""
 
-    base_model = forms.ChoiceField(required=False)
-    ftype = forms.ChoiceField(required=False, label="Base file type", choices=[(f, f) for f in FTYPE_CHOICES],
-                              initial="Q3_K_M")
+    base_model = forms.CharField(required=False, widget=forms.Select)
+    ftype = forms.CharField(required=False, label="Base file type", initial="Q3_K_M",
+                            widget=forms.Select(choices=[(f, f) for f in FTYPE_CHOICES]))
     title = forms.CharField(required=False, max_length=200)
     rules = forms.CharField(required=False, label="Override rules", widget=forms.Textarea(attrs={
         "rows": 8, "class": "mono", "placeholder": "blk\\.14\\.ffn_down=Q2_K\n# or --tensor-type (blk)\\.(3|7)\\.attn_k=Q8_0"}))
@@ -22,14 +22,15 @@ class RecipeForm(forms.Form):
     output_tensor_type = forms.CharField(required=False, label="--output-tensor-type")
     token_embedding_type = forms.CharField(required=False, label="--token-embedding-type")
     imatrix = forms.FileField(required=False, label="imatrix (GGUF)")
-    method = forms.ChoiceField(required=False, choices=Recipe.Method.choices, initial=Recipe.Method.MANUAL)
+    method = forms.CharField(required=False, initial=Recipe.Method.MANUAL,
+                             widget=forms.Select(choices=Recipe.Method.choices))
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4}), label="Description (Markdown)")
     claimed_metrics = forms.CharField(required=False, label="Claimed metrics (JSON)",
                                       widget=forms.TextInput(attrs={"placeholder": '{"ppl": 139.69}'}))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["base_model"].choices = [(m.name, m.name) for m in BaseModel.objects.all()]
+        self.fields["base_model"].widget.choices = [(m.name, m.name) for m in BaseModel.objects.all()]
         self.submission = None
 
     def clean(self):
