@@ -33,7 +33,7 @@ unit: $(STAMP)
 
 run: $(STAMP) services
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py load_demo
+	$(PY) -m workers.demo
 	bash .ci/run-site.sh $(HOST) $(PORT)
 
 bench-agreement: $(STAMP)

@@ -1,0 +1,62 @@
+"""Speed of our measuring pass against native `llama-perplexity --kl-divergence`, same machine, one invocation.
+
+Gemma 3 270M, Q3_K_M vs F16, WikiText-2 test, 8 x 512 tokens, 2 threads. Prepared beforehand and not timed:
+native build, models, the native --kl-divergence-base file, our teacher. Timed, alternating, three times each:
+- native: the whole `llama-perplexity --kl-divergence` process (wall time);
+- ours: the measuring phase of `measure_quant` (load the quant, score every chunk, compute the statistics),
+  run in a subprocess (`common.py measure ...`) whose peak RSS is read with wait4 (target < 3 GB).
+The LAST line is the ratio of medians, native time / our time.
+
+    .venv/bin/python bench/eval_speed.py
+"""
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+
+import common as c
+
+QUANT = "Q3_K_M"
+REPEATS = 3
+RSS_TARGET = 3 * 1024**3
+
+
+def main() -> int:
+    setup = c.prepare([QUANT])
+    quant = setup.quants[QUANT]
+    native_cmd = c.native_kld_command(quant, setup.kld_base)
+    ours_cmd = [sys.executable, str(c.REPO_ROOT / "bench" / "common.py"), "measure",
+                str(quant), str(setup.teacher), str(c.N_THREADS)]
+    print(f"F16 -> {QUANT}, {c.N_CHUNKS} x {c.N_CTX} tokens of {setup.corpus.name}, {c.N_THREADS} threads, "
+          f"{REPEATS} alternating runs each")
+
+    native_s, ours_s, native_rss, ours_rss = [], [], [], []
+    for i in range(REPEATS):
+        c.log(f"run {i + 1}/{REPEATS}: native ...")
+        seconds, out, rss = c.run_child(native_cmd)
+        c.parse_kld_output(out)  # a run that printed no statistics does not count
+        native_s.append(seconds)
+        native_rss.append(rss)
+        c.log(f"run {i + 1}/{REPEATS}: ours ...")
+        _, out, rss = c.run_child(ours_cmd)
+        result = json.loads(out.strip().splitlines()[-1])
+        ours_s.append(result["seconds"])
+        ours_rss.append(rss)
+        print(f"run {i + 1}: native {native_s[-1]:6.2f} s   ours {ours_s[-1]:6.2f} s   "
+              f"(ours: mean KLD {result['stats']['kld_mean']:.6f}, peak RSS {rss / 1024**3:.2f} GiB)")
+
+    n_med, o_med = statistics.median(native_s), statistics.median(ours_s)
+    peak = max(ours_rss)
+    rss_ok = peak < RSS_TARGET
+    print(f"native llama-perplexity --kl-divergence, median of {REPEATS}: {n_med:.2f} s "
+          f"(peak RSS {max(native_rss) / 1024**3:.2f} GiB)")
+    print(f"ours (measure_quant, measuring phase), median of {REPEATS}: {o_med:.2f} s")
+    print(f"peak RSS of our measuring process: {peak / 1024**3:.2f} GiB "
+          f"({'target < 3 GiB met' if rss_ok else 'target < 3 GiB MISSED'})")
+    print(f"speed ratio (native/ours, median of {REPEATS}): {n_med / o_med:.2f}")
+    return 0 if rss_ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
