@@ -1,0 +1,141 @@
+"""A user requests a reproduction; a real Celery worker on the real Redis broker re-makes and measures it."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from leaderboard.domain import run_states
+from leaderboard.recipes.models import Recipe
+from leaderboard.runs import services
+from leaderboard.runs.models import Run
+from tests.conftest import REPO, wait_for
+
+
+def _submit_and_request(user, base_model, rules="blk\\.1\\.ffn_down=q2_K", ftype="Q4_K_M"):
+    client = APIClient()
+    client.force_authenticate(user)
+    recipe = client.post("/api/recipes/", {"base_model": base_model.name, "ftype": ftype, "title": "r",
+                                           "rules": rules}, format="json").json()
+    run = client.post(f"/api/recipes/{recipe['id']}/runs/")
+    assert run.status_code == 201, run.content
+    return client, recipe["id"], run.json()["id"]
+
+
+def _final(run_id):
+    run = Run.objects.get(pk=run_id)
+    return run if run.is_final else None
+
+
+def test_a_run_is_made_measured_and_counted(celery_worker, alice, base_model, corpus):
+    client, recipe_id, run_id = _submit_and_request(alice, base_model)
+    run = wait_for(lambda: _final(run_id), timeout=120)
+    assert run.state == run_states.DONE, run.error
+    recipe = wait_for(lambda: Recipe.objects.filter(pk=recipe_id, plan_status="ready").first())
+    assert run.output_bytes == recipe.plan["file_bytes"]
+    assert run.tensor_types == {t["name"]: t["final_type"] for t in recipe.plan["tensors"]}
+    assert run.tensor_types["blk.1.ffn_down.weight"] == "q2_K"
+    assert len(run.output_sha256) == 64 and run.attempt == 1
+    assert set(run.timings) == {"fetching", "quantizing", "measuring"}
+    assert run.hardware["device"] == "cpu" and run.hardware["cpu"]
+    assert run.build["llama_cpp_python"]
+    for key in ("ppl", "kld_mean", "kld_median", "kld_p99", "same_top_p", "rms_dp", "ln_ratio_mean"):
+        assert key in run.metrics
+    assert run.metrics["kld_mean"] > 0 and 0 <= run.metrics["same_top_p"] <= 100
+
+    # a second reproduction on the same machine makes the same bytes
+    second = client.post(f"/api/recipes/{recipe_id}/runs/").json()["id"]
+    again = wait_for(lambda: _final(second), timeout=120)
+    assert again.output_sha256 == run.output_sha256
+    listing = client.get(f"/api/recipes/{recipe_id}/runs/").json()
+    assert listing["reproductions"]["n_done"] == 2
+    assert listing["reproductions"]["n_identical"] == 2 and listing["reproductions"]["n_agreeing"] == 2
+    detail = client.get(f"/api/runs/{run_id}/").json()
+    assert detail["metrics"]["kld_mean"] == run.metrics["kld_mean"] and "log" in detail
+
+
+def test_a_base_model_whose_bytes_changed_fails_the_run_clearly(celery_worker, alice, base_model, corpus):
+    base_model.sha256 = "0" * 64
+    base_model.save()
+    _, _, run_id = _submit_and_request(alice, base_model)
+    run = wait_for(lambda: _final(run_id), timeout=60)
+    assert run.state == run_states.FAILED
+    assert "sha256 mismatch" in run.error
+
+
+@pytest.mark.django_db
+def test_an_attempt_that_lost_its_run_cannot_finish_it(alice, base_model, corpus, settings):
+    recipe = Recipe.objects.create(base_model=base_model, ftype="Q4_0", title="t", submitter=alice, content_hash="x")
+    run = Run.objects.create(recipe=recipe, corpus=corpus)
+    first = services.run_claim(run_id=run.pk, worker="w1")
+    assert services.run_claim(run_id=run.pk, worker="w2") is None  # one owner at a time
+    Run.objects.filter(pk=run.pk).update(heartbeat_at=run.created_at.replace(year=2000))
+    assert services.runs_requeue_stalled() == [run.pk]
+    second = services.run_claim(run_id=run.pk, worker="w2")
+    with pytest.raises(services.RunLost):
+        services.run_advance(run_id=run.pk, token=first, from_state=run_states.FETCHING)
+    with pytest.raises(services.RunLost):
+        services.run_heartbeat(run_id=run.pk, token=first, progress=0.5)
+    for phase in (run_states.FETCHING, run_states.QUANTIZING, run_states.MEASURING):
+        services.run_advance(run_id=run.pk, token=second, from_state=phase)
+    run.refresh_from_db()
+    assert (run.state, run.attempt, run.worker) == (run_states.DONE, 2, "w2")
+    assert services.run_fail(run_id=run.pk, token=second, error="late") is False
+
+
+@pytest.mark.django_db
+def test_a_run_that_loses_too_many_workers_fails(alice, base_model, corpus, settings):
+    settings.RUN_MAX_ATTEMPTS = 1
+    recipe = Recipe.objects.create(base_model=base_model, ftype="Q4_0", title="t", submitter=alice, content_hash="y")
+    run = Run.objects.create(recipe=recipe, corpus=corpus)
+    services.run_claim(run_id=run.pk, worker="w1")
+    Run.objects.filter(pk=run.pk).update(heartbeat_at=run.created_at.replace(year=2000))
+    services.runs_requeue_stalled()
+    run.refresh_from_db()
+    assert run.state == run_states.FAILED and "stopped responding 1 times" in run.error
+
+
+def _worker_process(name: str) -> subprocess.Popen:
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "leaderboard.settings_test",
+           "LEADERBOARD_DB_NAME": connection.settings_dict["NAME"]}
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "leaderboard", "worker", "-Q", "gpu,default", "--pool", "solo",
+         "-n", f"{name}@%h", "--loglevel", "WARNING", "--without-heartbeat", "--without-mingle", "--without-gossip"],
+        cwd=REPO, env=env, start_new_session=True)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_killed_worker_loses_no_run_and_the_run_ends_once(alice, tiny_models, corpus, celery_app_for_tests):
+    from leaderboard.basemodels.services import base_model_register
+
+    # the wide model over more chunks: long enough to be killed in the middle
+    base = base_model_register(source=str(tiny_models["wide"]), name="tiny-wide")
+    first = _worker_process("first")
+    try:
+        _, _, run_id = _submit_and_request(alice, base, ftype="Q8_0")
+        wait_for(lambda: Run.objects.get(pk=run_id).state in (run_states.QUANTIZING, run_states.MEASURING),
+                 timeout=60, interval=0.02)
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+    finally:
+        if first.poll() is None:
+            os.killpg(first.pid, signal.SIGKILL)
+    killed = Run.objects.get(pk=run_id)
+    assert killed.state in run_states.ACTIVE_STATES and killed.attempt == 1
+
+    second = _worker_process("second")
+    try:
+        # the reaper (normally celery beat) sees the stopped heartbeat and re-queues the run
+        wait_for(lambda: services.runs_requeue_stalled() == [run_id], timeout=30, interval=0.5)
+        run = wait_for(lambda: _final(run_id), timeout=120)
+    finally:
+        os.killpg(second.pid, signal.SIGTERM)
+        second.wait(timeout=30)
+    assert run.state == run_states.DONE, run.error
+    assert run.attempt == 2 and run.metrics["kld_mean"] > 0
+    time.sleep(1)
+    assert Run.objects.get(pk=run_id).finished_at == run.finished_at  # nothing finished it again
