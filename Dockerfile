@@ -1,0 +1,8 @@
+# One image for web, worker and beat (docker-compose.yml). For a CUDA worker build with
+# --build-arg CMAKE_ARGS="-DGGML_CUDA=on" on a CUDA base image.
+FROM python:3.11-slim
+ARG CMAKE_ARGS=""
+RUN apt-get update && apt-get install -y --no-install-recommends build-essential cmake git && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY . .
+RUN CMAKE_ARGS="$CMAKE_ARGS" pip install --no-cache-dir -e .
