@@ -82,3 +82,10 @@ class ResolvedPlan:
             requires_imatrix=data.get("requires_imatrix", False),
             log_tail=tuple(data.get("log_tail", ())),
         )
+
+
+def plan_diff(plan: ResolvedPlan, stock: ResolvedPlan) -> list[tuple[str, str, str]]:
+    """(tensor, stock type, this plan's type) for every tensor the recipe really changes."""
+    stock_types = {t.name: t.final_type for t in stock.tensors}
+    return [(t.name, stock_types.get(t.name, "?"), t.final_type)
+            for t in plan.tensors if stock_types.get(t.name) != t.final_type]

@@ -50,3 +50,12 @@ def recipe_quantize_command(recipe: Recipe) -> str:
     base_file = f"{recipe.base_model.name}.gguf".replace(" ", "_")
     args += [base_file, f"recipe-{recipe.pk}-{recipe.ftype}.gguf", recipe.ftype]
     return " ".join(shlex.quote(a) for a in args)
+
+
+def stock_counterpart(recipe: Recipe) -> Recipe | None:
+    """The planned stock recipe of the same base and file type, to show what the overrides really change."""
+    if not (recipe.rules or recipe.output_tensor_type or recipe.token_embedding_type or recipe.imatrix_sha256):
+        return None
+    return (Recipe.objects.filter(base_model=recipe.base_model, ftype=recipe.ftype, rules=[], output_tensor_type="",
+                                  token_embedding_type="", imatrix_sha256="", plan_status=Recipe.PlanStatus.READY)
+            .first())

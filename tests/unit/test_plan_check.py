@@ -69,3 +69,11 @@ def test_imatrix_coverage_counts_quantized_tensors_with_and_without_entries():
     coverage = [w for w in warnings if w.kind == "imatrix_coverage"][0]
     assert coverage.message == "the imatrix covers 1 of 4 quantized tensors"
     assert len(coverage.tensors) == 3
+
+
+def test_plan_diff_lists_only_what_the_recipe_really_changes():
+    from leaderboard.domain.plan import plan_diff
+
+    stock = _plan(_t("a", "q3_K"), _t("b", "q3_K"), _t("c", "q4_0"))
+    recipe = _plan(_t("a", "q3_K"), _t("b", "q2_K"), _t("c", "q4_0", fallback_from="q2_K"))
+    assert plan_diff(recipe, stock) == [("b", "q3_K", "q2_K")]
