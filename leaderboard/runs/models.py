@@ -47,6 +47,11 @@ class Run(models.Model):
         return reverse("run_detail", args=[self.pk])
 
     @property
+    def phase_timings(self) -> list[tuple[str, float]]:
+        """Seconds per phase, in the order the phases run (the JSON column does not keep order)."""
+        return [(p, self.timings[p]) for p in run_states.PHASES if p in self.timings]
+
+    @property
     def is_final(self) -> bool:
         return self.state in run_states.FINAL_STATES
 

@@ -131,3 +131,12 @@ def test_the_form_links_a_duplicate_too(client, alice, base_model):
     again = client.post("/recipes/new/", {**GOOD, "base_model": base_model.name, "title": "again"})
     assert again.url.endswith("?duplicate=1")
     assert "was submitted before" in client.get(again.url).content.decode()
+
+
+def test_the_description_is_markdown_with_html_escaped(client, alice, base_model):
+    client.force_login(alice)
+    client.post("/recipes/new/", {**GOOD, "base_model": base_model.name,
+                                  "description": "**bold** claim\n\n<script>alert(1)</script>"})
+    page = client.get(Recipe.objects.get().get_absolute_url()).content.decode()
+    assert "<strong>bold</strong>" in page
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
