@@ -62,7 +62,7 @@ def gemma_f16() -> Path:
 def offline_corpus() -> tuple[str, Path, str]:
     """WikiText-2 test when the shared data folder is beside the repo; else text every Python ships."""
     if WIKITEXT.is_file():
-        return "WikiText-2 test (first 8 × 512 tokens)", WIKITEXT, "WikiText-2 raw test split, as llama-perplexity -f reads it."
+        return "WikiText-2 test", WIKITEXT, "WikiText-2 raw test split, as llama-perplexity -f reads it."
     path = DEMO_DIR / "stdlib-docs.txt"
     if not path.exists():
         import importlib

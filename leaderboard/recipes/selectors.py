@@ -3,16 +3,22 @@ from __future__ import annotations
 
 import shlex
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 
 from leaderboard.domain import run_states
 from leaderboard.domain.recipe_format import RecipeRule, format_override_file, format_rules_as_flags
 from leaderboard.recipes.models import Recipe
+from leaderboard.runs.models import Run
 
 
 def recipe_list() -> QuerySet[Recipe]:
+    latest_done = Run.objects.filter(recipe=OuterRef("pk"), state=run_states.DONE).order_by("-finished_at")
     return (Recipe.objects.select_related("base_model", "submitter")
-            .annotate(n_runs=Count("runs"), n_done=Count("runs", filter=Q(runs__state=run_states.DONE))))
+            .annotate(n_runs=Count("runs", distinct=True),
+                      n_done=Count("runs", filter=Q(runs__state=run_states.DONE), distinct=True),
+                      kld_mean=Subquery(latest_done.values("metrics__kld_mean")[:1]),
+                      ppl=Subquery(latest_done.values("metrics__ppl")[:1]))
+            .order_by("-created_at", "-pk"))
 
 
 def recipe_rules(recipe: Recipe) -> list[RecipeRule]:
