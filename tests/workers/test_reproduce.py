@@ -139,3 +139,18 @@ def test_a_killed_worker_loses_no_run_and_the_run_ends_once(alice, tiny_models, 
     assert run.attempt == 2 and run.metrics["kld_mean"] > 0
     time.sleep(1)
     assert Run.objects.get(pk=run_id).finished_at == run.finished_at  # nothing finished it again
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_whose_message_the_broker_lost_is_sent_again(alice, base_model, corpus, celery_app_for_tests):
+    from celery.contrib.testing.worker import start_worker
+
+    _, _, run_id = _submit_and_request(alice, base_model)
+    with celery_app_for_tests.connection_for_write() as conn:
+        assert conn.default_channel.queue_purge("gpu") == 1  # the broker forgets the run's message
+    Run.objects.filter(pk=run_id).update(heartbeat_at=Run.objects.get(pk=run_id).created_at.replace(year=2000))
+    with start_worker(celery_app_for_tests, queues=["default", "gpu"], pool="solo", perform_ping_check=False,
+                      shutdown_timeout=60, loglevel="WARNING"):
+        assert run_id in services.runs_requeue_stalled()
+        run = wait_for(lambda: _final(run_id), timeout=120)
+    assert run.state == run_states.DONE and run.attempt == 1
