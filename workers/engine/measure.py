@@ -20,9 +20,13 @@ BLOCK_ROWS = 32
 
 
 def teacher_key(base_sha256: str, corpus_sha256: str, n_ctx: int, n_chunks: int) -> str:
+    """A file-name-safe key naming every input of the base pass (and the teacher format version)."""
+    base_sha256, corpus_sha256 = base_sha256.lower(), corpus_sha256.lower()
     for name, sha in (("base_sha256", base_sha256), ("corpus_sha256", corpus_sha256)):
         if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
-            raise ValueError(f"{name} must be 64 lower-case hex digits")
+            raise ValueError(f"{name} must be 64 hex digits")
+    if n_ctx < 4 or n_chunks < 1:
+        raise ValueError("n_ctx must be at least 4 and n_chunks at least 1")
     return f"v{teacher_cache.VERSION}-{base_sha256}-{corpus_sha256}-ctx{n_ctx}-n{n_chunks}"
 
 
@@ -43,27 +47,31 @@ def build_teacher(base_path: Path, corpus_path: Path, *, n_ctx: int, n_chunks: i
                                n_gpu_layers=n_gpu_layers, progress=progress)
 
 
-def score_rows(x: np.ndarray, t: teacher_cache.Teacher, rows: slice, targets: np.ndarray) -> dict:
-    """Per-token nll, KLD estimate and top-token agreement for quant logits x (B, V) at teacher rows `rows`.
-    Overwrites x (it is llama.cpp's output buffer, refilled by the next decode anyway)."""
+def score_rows(x: np.ndarray, t: teacher_cache.Teacher, row0: int, targets: np.ndarray) -> dict:
+    """Per-token nll, KLD estimate and top-token agreement for quant logits x (B, V) at teacher rows
+    row0 … row0+B-1. Overwrites x (llama.cpp's output buffer, refilled by the next decode anyway)."""
     b = x.shape[0]
-    ids = np.concatenate([t.head_ids[rows], t.tail_ids[rows], targets[rows, None]], axis=1)
-    picked = np.take_along_axis(x, ids, axis=1)
+    rows = slice(row0, row0 + b)
+    lo, hi = t.tail_offsets[row0], t.tail_offsets[row0 + b]
+    tail_counts = np.diff(t.tail_offsets[row0:row0 + b + 1])
+    tail_row = np.repeat(np.arange(b), tail_counts)
+    tail_x = x[tail_row, t.tail_ids[lo:hi]]
+    head_x = np.take_along_axis(x, t.head_ids[rows], axis=1)
+    target_x = x[np.arange(b), targets[rows]]
     top = np.argmax(x, axis=1)
     max_logit = x[np.arange(b), top]
     np.subtract(x, max_logit[:, None], out=x)
     np.exp(x, out=x)
     log_z = max_logit + np.log(x.sum(axis=1, dtype=np.float32))  # float32, like max_logit + log_sum_exp
-    log_q = picked - log_z[:, None]
-    scale, low = t.scale[rows, None], t.min_log_prob[rows, None]
-    head_lp = t.head_codes[rows] * scale + low
-    tail_lp = t.tail_codes[rows] * scale + low
-    k = t.head_ids.shape[1]
+    scale, low = t.scale[rows], t.min_log_prob[rows]
+    head_lp = t.head_codes[rows] * scale[:, None] + low[:, None]
     head_terms = np.where(head_lp > np.float32(teacher_cache.LOG_P_FLOOR),
-                          np.exp(head_lp.astype(np.float64)) * (head_lp - log_q[:, :k]), 0.0)
-    tail_mean = (tail_lp - log_q[:, k:-1]).astype(np.float64).mean(axis=1)
+                          np.exp(head_lp.astype(np.float64)) * (head_lp - (head_x - log_z[:, None])), 0.0)
+    tail_lp = t.tail_codes[lo:hi] * scale[tail_row] + low[tail_row]
+    tail_sum = np.bincount(tail_row, weights=tail_lp - (tail_x - log_z[tail_row]), minlength=b)
+    tail_mean = tail_sum / np.maximum(tail_counts, 1)
     return {
-        "nll": -log_q[:, -1],
+        "nll": log_z - target_x,
         "kld": head_terms.sum(axis=1) + t.tail_mass[rows].astype(np.float64) * tail_mean,
         "same_top": top == t.base_top[rows],
     }
@@ -84,7 +92,7 @@ def measure_quant(quant_path: Path, teacher_path: Path, *, n_threads: int, n_gpu
     def work(args: tuple[int, np.ndarray]) -> None:
         row0, x = args
         rows = slice(row0, row0 + x.shape[0])
-        scored = score_rows(x, t, rows, targets)
+        scored = score_rows(x, t, row0, targets)
         nll[rows], kld[rows], same_top[rows] = scored["nll"], scored["kld"], scored["same_top"]
 
     with Model(Path(quant_path), n_ctx=t.n_ctx, n_threads=n_threads, n_gpu_layers=n_gpu_layers) as model:
