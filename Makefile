@@ -8,7 +8,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test services browser unit bench-agreement bench-speed clean-var
+.PHONY: run test services browser native-tools unit bench-agreement bench-speed
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,7 +24,12 @@ services:
 browser:
 	@test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
-test: $(STAMP) services browser
+# Native llama-perplexity/llama-quantize from the same llama.cpp source, for the agreement test and benches
+# (built once into var/bench-cache/, about 3 minutes on 2 cores).
+native-tools: $(STAMP)
+	$(PY) bench/common.py build
+
+test: $(STAMP) services browser native-tools
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
 
