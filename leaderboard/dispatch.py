@@ -2,7 +2,7 @@
 
 Sending by name keeps llama.cpp (and the workers package) out of the web process. Tasks are sent
 after the transaction commits; if the broker is down then, the row stays queued and the periodic
-runs.requeue_stalled task sends it again later (robust=True keeps the request itself from failing).
+housekeeping.requeue_stalled task sends it again later (robust=True keeps the request itself from failing).
 """
 import logging
 

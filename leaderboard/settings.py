@@ -104,7 +104,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(env("VISIBILITY_TIMEOUT", "3600"))}
 CELERY_BEAT_SCHEDULE = {
-    "requeue-stalled-runs": {"task": "runs.requeue_stalled", "schedule": 30.0, "options": {"queue": "default"}},
+    "requeue-stalled-work": {"task": "housekeeping.requeue_stalled", "schedule": 30.0, "options": {"queue": "default"}},
 }
 
 # --- Worker machine settings ---
@@ -116,8 +116,11 @@ N_THREADS = int(env("N_THREADS", str(os.cpu_count() or 1)))
 N_GPU_LAYERS = int(env("N_GPU_LAYERS", "-1"))
 RUN_HEARTBEAT_SECONDS = int(env("RUN_HEARTBEAT_SECONDS", "10"))
 RUN_STALLED_AFTER_SECONDS = int(env("RUN_STALLED_AFTER_SECONDS", "120"))
+RUN_RESEND_QUEUED_AFTER_SECONDS = int(env("RUN_RESEND_QUEUED_AFTER_SECONDS", "900"))
 RUN_MAX_ATTEMPTS = int(env("RUN_MAX_ATTEMPTS", "3"))
+PLAN_RESEND_AFTER_SECONDS = int(env("PLAN_RESEND_AFTER_SECONDS", "900"))
 RUN_SOFT_TIME_LIMIT = int(env("RUN_SOFT_TIME_LIMIT", "3000"))
 RUN_TIME_LIMIT = int(env("RUN_TIME_LIMIT", "3300"))
+PLAN_SOFT_TIME_LIMIT = int(env("PLAN_SOFT_TIME_LIMIT", "540"))
 PLAN_TIME_LIMIT = int(env("PLAN_TIME_LIMIT", "600"))
 WHITENOISE_USE_FINDERS = True

@@ -1,6 +1,9 @@
 """Resolve a recipe's plan where the base model file is, check it, and store it on the recipe."""
 from __future__ import annotations
 
+import traceback
+
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import close_old_connections
 
@@ -23,6 +26,12 @@ def compute_plan(recipe_id: int) -> None:
     except (FetchError, QuantizeError, ValueError) as exc:
         services.recipe_plan_fail(recipe_id=recipe_id, error=str(exc))
         return
+    except SoftTimeLimitExceeded:
+        services.recipe_plan_fail(recipe_id=recipe_id, error=f"planning took longer than {settings.PLAN_SOFT_TIME_LIMIT} s")
+        return
+    except Exception:  # a bug or an environment fault: say so on the page instead of waiting forever
+        services.recipe_plan_fail(recipe_id=recipe_id, error=traceback.format_exc(limit=6))
+        raise
     warnings = check_plan(plan, recipe_spec(recipe), base_ftype=recipe.ftype,
                           imatrix_names=frozenset(recipe.imatrix_tensors) if recipe.imatrix else None)
     services.recipe_plan_store(recipe_id=recipe_id, plan=plan.to_dict(), warnings=[w.to_dict() for w in warnings])

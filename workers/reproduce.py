@@ -11,6 +11,7 @@ import time
 import traceback
 from pathlib import Path
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import close_old_connections, connection
 
@@ -20,12 +21,14 @@ from leaderboard.files.store import FetchError, fetch_into_store, sha256_of
 from leaderboard.runs import services
 from leaderboard.runs.models import Run
 from workers.engine import measure
+from workers.engine.llamacpp.decode import DecodeError
 from workers.engine.llamacpp.quantize import QuantizeError, run_quantize
+from workers.engine.teacher import TeacherError
 from workers.engine.llamacpp.system import build_info, hardware_info
 from workers.recipe_request import quantize_request
 
 # Failures that are the recipe's or the data's fault: retrying will not help.
-USER_ERRORS = (FetchError, QuantizeError, ValueError)
+USER_ERRORS = (FetchError, QuantizeError, TeacherError, DecodeError, ValueError)
 
 
 class Heartbeat:
@@ -78,6 +81,9 @@ def reproduce(run_id: int) -> None:
         return
     except USER_ERRORS as exc:
         services.run_fail(run_id=run_id, token=token, error=str(exc))
+    except SoftTimeLimitExceeded:
+        services.run_fail(run_id=run_id, token=token,
+                          error=f"the run took longer than {settings.RUN_SOFT_TIME_LIMIT} s and was stopped")
     except Exception:  # a bug or an environment fault: keep the traceback for the run's page
         services.run_fail(run_id=run_id, token=token, error=traceback.format_exc(limit=8))
         raise

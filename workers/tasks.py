@@ -5,10 +5,12 @@ from celery import shared_task
 from django.conf import settings
 
 from workers import planning, reproduce as reproduction
+from leaderboard.recipes import services as recipe_services
 from leaderboard.runs import services as run_services
 
 
-@shared_task(name="recipes.compute_plan", acks_late=True, time_limit=settings.PLAN_TIME_LIMIT)
+@shared_task(name="recipes.compute_plan", acks_late=True, soft_time_limit=settings.PLAN_SOFT_TIME_LIMIT,
+             time_limit=settings.PLAN_TIME_LIMIT)
 def compute_plan(recipe_id: int) -> None:
     planning.compute_plan(recipe_id)
 
@@ -19,6 +21,6 @@ def reproduce(run_id: int) -> None:
     reproduction.reproduce(run_id)
 
 
-@shared_task(name="runs.requeue_stalled")
-def requeue_stalled() -> list[int]:
-    return run_services.runs_requeue_stalled()
+@shared_task(name="housekeeping.requeue_stalled")
+def requeue_stalled() -> dict:
+    return {"runs": run_services.runs_requeue_stalled(), "plans": recipe_services.recipes_replan_stalled()}

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 
 from leaderboard.basemodels.models import BaseModel
 from leaderboard.domain.plan import ResolvedPlan
@@ -39,6 +40,7 @@ class Recipe(models.Model):
     plan = models.JSONField(null=True, blank=True)
     plan_warnings = models.JSONField(default=list)
     plan_error = models.TextField(blank=True)
+    plan_requested_at = models.DateTimeField(default=timezone.now, help_text="when a worker was last asked for the plan")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -1,8 +1,12 @@
 """Writes for recipes: submit, and store the plan a worker resolved."""
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from leaderboard import dispatch
 from leaderboard.domain.recipe_format import content_hash
@@ -38,22 +42,33 @@ def recipe_submit(*, user, submission: RecipeSubmission) -> tuple[Recipe, bool]:
             recipe.save()
             dispatch.enqueue(dispatch.PLAN_TASK, recipe.pk)
     except IntegrityError:
-        # a concurrent identical submission won the unique content_hash
+        # a concurrent identical submission won the unique content_hash; drop our copy of the upload
+        if recipe.imatrix:
+            recipe.imatrix.delete(save=False)
         return Recipe.objects.get(content_hash=digest), False
     return recipe, True
 
 
-def recipe_plan_store(*, recipe_id: int, plan: dict, warnings: list[dict]) -> None:
-    format_notices = [w for w in Recipe.objects.get(pk=recipe_id).plan_warnings if w["kind"] == "format"]
-    Recipe.objects.filter(pk=recipe_id).update(
-        plan=plan, plan_warnings=format_notices + warnings, plan_status=Recipe.PlanStatus.READY, plan_error="")
+def recipe_plan_store(*, recipe_id: int, plan: dict, warnings: list[dict]) -> bool:
+    """Save a resolved plan; only a recipe still waiting for one takes it (a duplicate task writes nothing)."""
+    pending = Recipe.objects.filter(pk=recipe_id, plan_status=Recipe.PlanStatus.PENDING)
+    format_notices = [w for w in pending.values_list("plan_warnings", flat=True).first() or [] if w["kind"] == "format"]
+    return bool(pending.update(plan=plan, plan_warnings=format_notices + warnings,
+                               plan_status=Recipe.PlanStatus.READY, plan_error=""))
 
 
-def recipe_plan_fail(*, recipe_id: int, error: str) -> None:
-    Recipe.objects.filter(pk=recipe_id).update(plan_status=Recipe.PlanStatus.FAILED, plan_error=error)
+def recipe_plan_fail(*, recipe_id: int, error: str) -> bool:
+    return bool(Recipe.objects.filter(pk=recipe_id, plan_status=Recipe.PlanStatus.PENDING).update(
+        plan_status=Recipe.PlanStatus.FAILED, plan_error=error))
 
 
-def recipe_plan_request(*, recipe: Recipe) -> None:
-    """Ask for the plan again (after a failure, or when llama.cpp was upgraded)."""
-    Recipe.objects.filter(pk=recipe.pk).update(plan_status=Recipe.PlanStatus.PENDING, plan_error="")
-    dispatch.enqueue(dispatch.PLAN_TASK, recipe.pk)
+def recipes_replan_stalled() -> list[int]:
+    """Send the plan task again for recipes that waited too long (the broker lost the message, or the
+    worker died before answering)."""
+    cutoff = timezone.now() - timedelta(seconds=settings.PLAN_RESEND_AFTER_SECONDS)
+    stalled = list(Recipe.objects.filter(plan_status=Recipe.PlanStatus.PENDING, plan_requested_at__lt=cutoff)
+                   .values_list("pk", flat=True))
+    Recipe.objects.filter(pk__in=stalled).update(plan_requested_at=timezone.now())
+    for recipe_id in stalled:
+        dispatch.send_now(dispatch.PLAN_TASK, recipe_id)
+    return stalled

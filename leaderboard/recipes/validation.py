@@ -103,6 +103,9 @@ def clean_submission(data, files) -> RecipeSubmission:
 
     rules_raw = _read_upload(files.get("rules_file"), MAX_RECIPE_BYTES, errors, "rules_file")
     source_text = data.get("rules") or ""
+    if not isinstance(source_text, str):
+        fail("rules", "give the rules as text: an override file's contents or --tensor-type lines")
+        source_text = ""
     if rules_raw is not None:
         if source_text.strip():
             fail("rules_file", "give the rules as text or as a file, not both")

@@ -1,5 +1,3 @@
-import uuid
-
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
@@ -54,7 +52,3 @@ class Run(models.Model):
     @property
     def is_final(self) -> bool:
         return self.state in run_states.FINAL_STATES
-
-    @staticmethod
-    def new_claim_token() -> uuid.UUID:
-        return uuid.uuid4()

@@ -64,12 +64,11 @@ def run_advance(*, run_id: int, token: uuid.UUID, from_state: str, **fields) -> 
     """Move an owned run to its next phase, saving what the finished phase produced."""
     to_state = run_states.next_phase(from_state)
     assert run_states.can_move(from_state, to_state)
-    changed = _owned(run_id, token, from_state).update(
-        state=to_state, progress=0.0, heartbeat_at=timezone.now(), **fields)
-    if not changed:
-        raise RunLost(run_id)
+    now = timezone.now()
     if to_state == run_states.DONE:
-        Run.objects.filter(pk=run_id).update(finished_at=timezone.now())
+        fields = {**fields, "finished_at": now, "claim_token": None}
+    if not _owned(run_id, token, from_state).update(state=to_state, progress=0.0, heartbeat_at=now, **fields):
+        raise RunLost(run_id)
     return to_state
 
 
@@ -102,7 +101,10 @@ def runs_requeue_stalled() -> list[int]:
         if Run.objects.filter(pk=run.pk, state=run.state, claim_token=run.claim_token).update(
                 state=run_states.QUEUED, claim_token=None, heartbeat_at=timezone.now()):
             resend.append(run.pk)
-    lost_messages = list(Run.objects.filter(state=run_states.QUEUED, heartbeat_at__lt=cutoff).values_list("pk", flat=True))
+    # a queued run may just be waiting behind long runs: re-send it only after a much longer wait
+    queued_cutoff = timezone.now() - timedelta(seconds=settings.RUN_RESEND_QUEUED_AFTER_SECONDS)
+    lost_messages = list(Run.objects.filter(state=run_states.QUEUED, heartbeat_at__lt=queued_cutoff)
+                         .values_list("pk", flat=True))
     Run.objects.filter(pk__in=lost_messages).update(heartbeat_at=timezone.now())
     for run_id in resend + lost_messages:
         dispatch.send_now(dispatch.REPRODUCE_TASK, run_id, queue="gpu")

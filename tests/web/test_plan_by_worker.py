@@ -43,3 +43,18 @@ def test_a_plan_llama_cpp_refuses_is_shown_as_failed(celery_worker, alice, base_
     assert recipe.plan_status == "ready"
     assert recipe.plan["requires_imatrix"] is True
     assert any(w["kind"] == "needs_imatrix" for w in recipe.plan_warnings)
+
+
+def test_a_plan_whose_message_the_broker_lost_is_sent_again(transactional_db, celery_app_for_tests, alice, base_model):
+    from celery.contrib.testing.worker import start_worker
+
+    from leaderboard.recipes.services import recipes_replan_stalled
+
+    pk = _submit(alice, base_model, "attn_v=q8_0")
+    with celery_app_for_tests.connection_for_write() as conn:
+        assert conn.default_channel.queue_purge("default") == 1
+    Recipe.objects.filter(pk=pk).update(plan_requested_at=Recipe.objects.get(pk=pk).created_at.replace(year=2000))
+    with start_worker(celery_app_for_tests, queues=["default"], pool="solo", perform_ping_check=False,
+                      loglevel="WARNING"):
+        assert recipes_replan_stalled() == [pk]
+        assert wait_for(lambda: _planned(pk)).plan_status == "ready"

@@ -140,3 +140,10 @@ def test_the_description_is_markdown_with_html_escaped(client, alice, base_model
     page = client.get(Recipe.objects.get().get_absolute_url()).content.decode()
     assert "<strong>bold</strong>" in page
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
+
+
+def test_rules_that_are_not_text_get_a_400_not_a_crash(alice, base_model):
+    response = _api(alice).post("/api/recipes/", {**GOOD, "base_model": base_model.name, "rules": ["attn_v=q8_0"]},
+                                format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"]["rules"] == ["give the rules as text: an override file's contents or --tensor-type lines"]
