@@ -61,7 +61,7 @@ class RecipeSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Recipe
-        fields = ["id", "title", "base_model", "ftype", "rules", "output_tensor_type", "token_embedding_type",
+        fields = ["id", "title", "base_model", "ftype", "rules", "comments", "output_tensor_type", "token_embedding_type",
                   "imatrix_sha256", "method", "description", "submitter", "claimed_metrics", "content_hash",
                   "plan_status", "plan_error", "plan_warnings", "reproductions", "override_file_url",
                   "quantize_command", "created_at"]

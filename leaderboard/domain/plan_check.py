@@ -11,8 +11,13 @@ from leaderboard.domain.regex_safety import compile_pattern
 # Types that llama.cpp refuses to produce without an importance matrix (llama-quant.cpp,
 # tensor_requires_imatrix); q2_K joins them only inside a Q2_K_S file.
 IMATRIX_TYPES = {"iq1_s", "iq1_m", "iq2_xxs", "iq2_xs", "iq2_s", "iq3_xxs"}
+# llama-quant.cpp applies overrides only when the file type's default tensor type is quantized.
+UNQUANTIZED_FTYPES = {"F32", "F16", "BF16"}
 _BLOCK = re.compile(r"blk\.(\d+)\.")
-_NAMED_BLOCK = re.compile(r"blk(?:\\?\.|\[\.\])(\d+)")
+# blk + a dot (escaped, bare or [.]) + a block number or an alternation of them, e.g. blk\.1, blk.(1|2)
+_NAMED_BLOCK = re.compile(r"blk(?:\\\.|\.|\[\.\])(\(?(?:\d+\|)*\d+\)?)")
+# what may follow a block number and keep it whole: a dot, a character class or repeat that goes on with digits
+_ENDS_NUMBER = re.compile(r"\\\.|\.(?![*+])|\[|\{|\\d")
 
 
 @dataclass(frozen=True)
@@ -39,10 +44,16 @@ def _block_of(name: str) -> int | None:
 
 
 def _over_match(rule: RecipeRule, matched: list[str]) -> PlanWarning | None:
-    named = {int(n) for n in _NAMED_BLOCK.findall(rule.pattern)}
+    """A block number the pattern leaves open (blk\\.1 followed by nothing, a letter or .*) matches the
+    blocks whose numbers start with it too: blk.1 also matches blk.10 to blk.19."""
+    named: set[int] = set()
+    for m in _NAMED_BLOCK.finditer(rule.pattern):
+        if _ENDS_NUMBER.match(rule.pattern, m.end()):
+            continue
+        named |= {int(n) for n in re.findall(r"\d+", m.group(1))}
     if not named:
         return None
-    extra = [n for n in matched if (_block_of(n) is not None and _block_of(n) not in named)]
+    extra = [n for n in matched if _block_of(n) is not None and _block_of(n) not in named]
     if not extra:
         return None
     blocks = sorted({_block_of(n) for n in extra})
@@ -81,9 +92,16 @@ def check_plan(plan: ResolvedPlan, spec: RecipeSpec, *, base_ftype: str,
         if over:
             warnings.append(over)
 
+    unquantized_base = base_ftype in UNQUANTIZED_FTYPES
     for t in plan.tensors:
         rule = taken_by.get(t.name)
         if rule is None or t.final_type == rule.type_name:
+            continue
+        if unquantized_base:
+            warnings.append(PlanWarning(
+                "not_applied", rule.line,
+                f"{t.name}: requested {rule.type_name}, got {t.final_type}: llama.cpp ignores --tensor-type "
+                f"rules when the file type ({base_ftype}) is not a quantized one", (t.name,)))
             continue
         if t.fallback_from == rule.type_name:
             warnings.append(PlanWarning(

@@ -23,36 +23,51 @@ _QUIET = re2.Options()
 _QUIET.log_errors = False
 
 
-def _has_nested_quantifier(pattern: str) -> bool:
-    """True when a quantified group itself contains a quantifier: (a+)+, (a*)*, (x.*){2,}."""
-    stack: list[bool] = []  # per open group: does it contain a quantifier?
-    i = 0
-    escaped = False
-    in_class = False
-    last_group_quantified = False
-    while i < len(pattern):
-        c = pattern[i]
+MAX_UNBOUNDED_QUANTIFIERS = 3
+_OPEN_RANGE = re.compile(r"\{\d+,\}")
+
+
+def _quantifier_problem(pattern: str) -> str | None:
+    """Why the pattern could backtrack badly, or None.
+
+    Backtracking blows up when a repeated group can match the same text in several ways ((a+)+,
+    (.|.)*, (a|ab)*) or when many unbounded repeats split one string between them (.*a.*b.*c.*d).
+    We refuse repeated groups that contain a repeat or an alternative, and more than
+    MAX_UNBOUNDED_QUANTIFIERS unbounded repeats (*, +, {n,}) in all: with at most three, matching a
+    tensor name of ~40 characters costs at most ~40^3 steps.
+    """
+    stack: list[bool] = []  # per open group: does it contain a repeat or an alternative?
+    unbounded = 0
+    escaped = in_class = False
+    for i, c in enumerate(pattern):
         if escaped:
             escaped = False
-        elif c == "\\":
+            continue
+        if c == "\\":
             escaped = True
-        elif in_class:
+            continue
+        if in_class:
             in_class = c != "]"
-        elif c == "[":
+            continue
+        nxt = pattern[i + 1:i + 2]
+        if c == "[":
             in_class = True
         elif c == "(":
             stack.append(False)
         elif c == ")":
-            last_group_quantified = stack.pop() if stack else False
-            nxt = pattern[i + 1] if i + 1 < len(pattern) else ""
-            if nxt in "*+{" and last_group_quantified:
-                return True
-            if stack and (last_group_quantified or nxt in "*+?{"):
+            inner_ambiguous = stack.pop() if stack else False
+            if nxt in ("*", "+", "{") and inner_ambiguous:
+                return ("a repeated group that contains a repeat or an alternative (like (a+)+ or (a|ab)*) "
+                        "can take exponential time in llama.cpp's backtracking regex")
+            if stack and (inner_ambiguous or (nxt and nxt in "*+?{")):
                 stack[-1] = True
-        elif c in "*+?{" and stack:
+        elif c in "|*+?{" and stack:
             stack[-1] = True
-        i += 1
-    return False
+        if c in "*+" or (c == "{" and _OPEN_RANGE.match(pattern, i)):
+            unbounded += 1
+    if unbounded > MAX_UNBOUNDED_QUANTIFIERS:
+        return f"{unbounded} unbounded repeats (*, +, {{n,}}); at most {MAX_UNBOUNDED_QUANTIFIERS} are allowed, so llama.cpp's backtracking regex stays fast"
+    return None
 
 
 def check_pattern(pattern: str) -> str | None:
@@ -64,9 +79,7 @@ def check_pattern(pattern: str) -> str | None:
         re2.compile(pattern, options=_QUIET)
     except re2.error as exc:
         return f"invalid regular expression ({exc})"
-    if _has_nested_quantifier(pattern):
-        return "nested quantifiers such as (a+)+ are too costly for llama.cpp's backtracking regex"
-    return None
+    return _quantifier_problem(pattern)
 
 
 def compile_pattern(pattern: str):

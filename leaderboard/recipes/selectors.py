@@ -41,6 +41,7 @@ def recipe_override_file(recipe: Recipe, *, with_header: bool = True) -> str:
         if recipe.token_embedding_type:
             header.append(f"--token-embedding-type {recipe.token_embedding_type}")
         header.append("llama-quantize reads no comments: strip these lines (grep -v '^#') or use ?plain=1")
+        header += [c.lstrip("#").strip() for c in recipe.comments]
     return format_override_file(recipe_rules(recipe), header=header)
 
 

@@ -77,3 +77,21 @@ def test_plan_diff_lists_only_what_the_recipe_really_changes():
     stock = _plan(_t("a", "q3_K"), _t("b", "q3_K"), _t("c", "q4_0"))
     recipe = _plan(_t("a", "q3_K"), _t("b", "q2_K"), _t("c", "q4_0", fallback_from="q2_K"))
     assert plan_diff(recipe, stock) == [("b", "q3_K", "q2_K")]
+
+
+def test_an_open_alternation_of_block_numbers_over_matches():
+    plan = _plan(*[_t(t.name, "q3_K", ncols=2048) for t in BLOCKS])
+    over = [w for w in check_plan(plan, parse_recipe("blk\\.(1|2)=q4_K"), base_ftype="Q3_K_M") if w.kind == "over_match"]
+    assert over and "[1, 2]" in over[0].message and "[10, 11, 12" in over[0].message
+
+
+def test_a_character_class_that_goes_on_with_digits_is_not_an_over_match():
+    plan = _plan(*[_t(t.name, "q3_K", ncols=2048) for t in BLOCKS])
+    warnings = check_plan(plan, parse_recipe("blk\\.1[0-9]\\.=q4_K"), base_ftype="Q3_K_M")
+    assert "over_match" not in [w.kind for w in warnings]
+
+
+def test_overrides_on_an_unquantized_file_type_say_llama_cpp_ignores_them():
+    plan = _plan(_t("blk.0.ffn_down.weight", "f16", ncols=2048))
+    warnings = check_plan(plan, parse_recipe("ffn_down=q4_0"), base_ftype="F16")
+    assert [w.kind for w in warnings] == ["not_applied"] and "ignores --tensor-type" in warnings[0].message

@@ -20,7 +20,7 @@ BAD = [
     ("rules", "ok=q4_0\nattn_v", "line 2: malformed rule 'attn_v': expected pattern=type"),
     ("rules", "attn_v=q9_0", "line 1: unknown quantization type 'q9_0'"),
     ("rules", "blk.(1=q4_0", "line 1: pattern 'blk.(1': invalid regular expression"),
-    ("rules", "(a*)*x=q4_0", "nested quantifiers"),
+    ("rules", "(a*)*x=q4_0", "a repeated group that contains a repeat or an alternative"),
     ("rules", "a" * 300 + "=q4_0", "line 1: pattern is 300 characters"),
     ("title", "", "This field is required."),
     ("method", "vibes", "unknown method 'vibes'"),

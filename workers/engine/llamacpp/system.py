@@ -1,6 +1,7 @@
 """What a run was made with: the llama.cpp build and the hardware."""
 from __future__ import annotations
 
+import ctypes
 import platform
 import shutil
 import subprocess
@@ -9,9 +10,26 @@ from pathlib import Path
 import llama_cpp
 
 
+def _ggml_build() -> tuple[str, str]:
+    """ggml's version and the llama.cpp commit it was built from, from the library llama_cpp loaded."""
+    lib = ctypes.CDLL(str(Path(llama_cpp.__file__).parent / "lib" / "libggml-base.so"))
+    values = []
+    for name in ("ggml_version", "ggml_commit"):
+        fn = getattr(lib, name, None)
+        if fn is None:
+            values.append("unknown")
+            continue
+        fn.restype = ctypes.c_char_p
+        values.append(fn().decode())
+    return values[0], values[1]
+
+
 def build_info() -> dict:
+    ggml_version, llama_cpp_commit = _ggml_build()
     return {
         "llama_cpp_python": llama_cpp.__version__,
+        "llama_cpp_commit": llama_cpp_commit,
+        "ggml_version": ggml_version,
         "system_info": llama_cpp.llama_print_system_info().decode(errors="replace").strip(),
         "gpu_offload": bool(llama_cpp.llama_supports_gpu_offload()),
     }
