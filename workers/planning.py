@@ -13,7 +13,7 @@ from leaderboard.recipes import services
 from leaderboard.recipes.models import Recipe
 from workers.engine.llamacpp.quantize import QuantizeError
 from workers.engine.planner import resolve_plan
-from workers.recipe_request import quantize_request, recipe_spec
+from workers.recipe_request import quantize_request
 
 
 def compute_plan(recipe_id: int) -> None:
@@ -32,6 +32,6 @@ def compute_plan(recipe_id: int) -> None:
     except Exception:  # a bug or an environment fault: say so on the page instead of waiting forever
         services.recipe_plan_fail(recipe_id=recipe_id, error=traceback.format_exc(limit=6))
         raise
-    warnings = check_plan(plan, recipe_spec(recipe), base_ftype=recipe.ftype,
+    warnings = check_plan(plan, recipe.spec(), base_ftype=recipe.ftype,
                           imatrix_names=frozenset(recipe.imatrix_tensors) if recipe.imatrix else None)
     services.recipe_plan_store(recipe_id=recipe_id, plan=plan.to_dict(), warnings=[w.to_dict() for w in warnings])

@@ -3,21 +3,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from leaderboard.domain.recipe_format import RecipeRule, RecipeSpec
 from leaderboard.files.gguf_meta import read_imatrix
 from workers.engine.llamacpp.quantize import QuantizeRequest
 
 
-def recipe_spec(recipe) -> RecipeSpec:
-    return RecipeSpec(
-        rules=tuple(RecipeRule(pattern=r["pattern"], type_name=r["type"], line=r["line"]) for r in recipe.rules),
-        output_tensor_type=recipe.output_tensor_type or None,
-        token_embedding_type=recipe.token_embedding_type or None,
-    )
-
-
 def quantize_request(recipe) -> QuantizeRequest:
-    spec = recipe_spec(recipe)
+    spec = recipe.spec()
     return QuantizeRequest(
         ftype=recipe.ftype,
         overrides=tuple((r.pattern, r.type_name) for r in spec.rules),

@@ -6,7 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from leaderboard.api import serializers
-from leaderboard.basemodels.models import BaseModel
+from leaderboard.basemodels.selectors import base_model_list
 from leaderboard.recipes import selectors as recipe_selectors
 from leaderboard.recipes import services as recipe_services
 from leaderboard.recipes.models import Recipe
@@ -16,12 +16,12 @@ from leaderboard.runs.models import Run
 
 
 class BaseModelList(generics.ListAPIView):
-    queryset = BaseModel.objects.select_related("architecture")
+    queryset = base_model_list()
     serializer_class = serializers.BaseModelSerializer
 
 
 class BaseModelDetail(generics.RetrieveAPIView):
-    queryset = BaseModel.objects.select_related("architecture")
+    queryset = base_model_list()
     serializer_class = serializers.BaseModelDetailSerializer
 
 
@@ -29,10 +29,7 @@ class RecipeListCreate(APIView):
     permission_classes = [IsAuthenticatedOrReadOnly]
 
     def get(self, request):
-        recipes = recipe_selectors.recipe_list()
-        base = request.query_params.get("base_model")
-        if base:
-            recipes = recipes.filter(base_model__name=base)
+        recipes = recipe_selectors.recipe_list(base_model_name=request.query_params.get("base_model"))
         page = generics.GenericAPIView.pagination_class()
         items = page.paginate_queryset(recipes, request, view=self)
         return page.get_paginated_response(serializers.RecipeSerializer(items, many=True, context={"request": request}).data)

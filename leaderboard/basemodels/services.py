@@ -8,7 +8,7 @@ from django.db import transaction
 
 from leaderboard.basemodels.models import Architecture, BaseModel, EvalCorpus
 from leaderboard.files.gguf_meta import read_inventory
-from leaderboard.files.store import FetchError, fetch_into_store, sha256_of
+from leaderboard.files.store import fetch_into_store, verified_sha256
 
 
 def _local_or_fetched(source: str, sha256: str | None) -> tuple[Path, str]:
@@ -16,12 +16,7 @@ def _local_or_fetched(source: str, sha256: str | None) -> tuple[Path, str]:
     if source.startswith("https://"):
         return fetch_into_store(source, settings.MODEL_STORE, sha256)
     path = Path(source)
-    if not path.is_file():
-        raise FetchError(f"no such file: {source}")
-    digest = sha256_of(path)
-    if sha256 and digest != sha256.lower():
-        raise FetchError(f"sha256 mismatch for {source}: expected {sha256}, got {digest}")
-    return path, digest
+    return path, verified_sha256(path, sha256)
 
 
 def _canonical(source: str) -> str:
@@ -30,7 +25,7 @@ def _canonical(source: str) -> str:
 
 @transaction.atomic
 def base_model_register(*, source: str, sha256: str | None = None, name: str | None = None,
-                        family: str = "") -> BaseModel:
+                        family: str = "", note: str = "") -> BaseModel:
     """Read a GGUF's architecture and tensor inventory and register it (again: updates the row)."""
     path, digest = _local_or_fetched(source, sha256)
     info = read_inventory(path)
@@ -44,7 +39,7 @@ def base_model_register(*, source: str, sha256: str | None = None, name: str | N
         sha256=digest,
         defaults=dict(name=name or info["name"], family=family or info["architecture"], source=_canonical(source),
                       size_bytes=path.stat().st_size, file_type=info["file_type"], architecture=arch,
-                      tensors=info["tensors"]),
+                      tensors=info["tensors"], **({"note": note} if note else {})),
     )
     return model
 

@@ -55,7 +55,6 @@ _TYPES = [
     GgmlType(41, "q1_0", 128, 18),
     GgmlType(42, "q2_0", 64, 18),
 ]
-GGML_TYPES_BY_ID = {t.id: t for t in _TYPES}
 GGML_TYPES_BY_NAME = {t.name.lower(): t for t in _TYPES}
 
 # Types that ggml cannot quantize into (only used as intermediates or integer storage).
@@ -92,9 +91,3 @@ def canonical_ftype(name: str) -> str:
         raise KeyError(name)
     return upper
 
-
-def ftype_name(ftype: int) -> str:
-    for name, number in LLAMA_FTYPES.items():
-        if number == ftype:
-            return name
-    return f"ftype {ftype}"

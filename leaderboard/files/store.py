@@ -23,6 +23,20 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
+def _mismatch(source, expected: str, got: str) -> FetchError:
+    return FetchError(f"sha256 mismatch for {source}: expected {expected}, got {got}")
+
+
+def verified_sha256(path: Path, expected: str | None = None) -> str:
+    """The sha256 of a local file, checked against expected when given."""
+    if not path.is_file():
+        raise FetchError(f"no such file: {path}")
+    digest = sha256_of(path)
+    if expected and digest != expected.lower():
+        raise _mismatch(path, expected, digest)
+    return digest
+
+
 def store_path(store: Path, sha256: str) -> Path:
     return store / sha256[:2] / sha256
 
@@ -64,7 +78,7 @@ def fetch_into_store(source: str, store: Path, expected_sha256: str | None = Non
                     progress(done / total)
         digest = h.hexdigest()
         if expected_sha256 and digest != expected_sha256:
-            raise FetchError(f"sha256 mismatch for {source}: expected {expected_sha256}, got {digest}")
+            raise _mismatch(source, expected_sha256, digest)
         final = store_path(store, digest)
         final.parent.mkdir(parents=True, exist_ok=True)
         os.replace(tmp_name, final)

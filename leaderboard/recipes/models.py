@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from leaderboard.basemodels.models import BaseModel
 from leaderboard.domain.plan import ResolvedPlan
+from leaderboard.domain.recipe_format import RecipeRule, RecipeSpec
 
 
 class Recipe(models.Model):
@@ -51,6 +52,15 @@ class Recipe(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("recipe_detail", args=[self.pk])
+
+    def spec(self) -> RecipeSpec:
+        """The stored rules and types as the domain's RecipeSpec (what llama-quantize is given)."""
+        return RecipeSpec(
+            rules=tuple(RecipeRule(pattern=r["pattern"], type_name=r["type"], line=r["line"]) for r in self.rules),
+            comments=tuple(self.comments),
+            output_tensor_type=self.output_tensor_type or None,
+            token_embedding_type=self.token_embedding_type or None,
+        )
 
     @property
     def resolved_plan(self) -> ResolvedPlan | None:

@@ -6,23 +6,22 @@ import shlex
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 
 from leaderboard.domain import run_states
-from leaderboard.domain.recipe_format import RecipeRule, format_override_file, format_rules_as_flags
+from leaderboard.domain.plan import plan_diff
+from leaderboard.domain.recipe_format import format_override_file, format_rules_as_flags
 from leaderboard.recipes.models import Recipe
 from leaderboard.runs.models import Run
 
 
-def recipe_list() -> QuerySet[Recipe]:
+def recipe_list(*, base_model_name: str | None = None, base_model=None) -> QuerySet[Recipe]:
     latest_done = Run.objects.filter(recipe=OuterRef("pk"), state=run_states.DONE).order_by("-finished_at")
     return (Recipe.objects.select_related("base_model", "submitter")
             .annotate(n_runs=Count("runs", distinct=True),
                       n_done=Count("runs", filter=Q(runs__state=run_states.DONE), distinct=True),
                       kld_mean=Subquery(latest_done.values("metrics__kld_mean")[:1]),
                       ppl=Subquery(latest_done.values("metrics__ppl")[:1]))
-            .order_by("-created_at", "-pk"))
-
-
-def recipe_rules(recipe: Recipe) -> list[RecipeRule]:
-    return [RecipeRule(pattern=r["pattern"], type_name=r["type"], line=r["line"]) for r in recipe.rules]
+            .order_by("-created_at", "-pk")
+            .filter(**({"base_model__name": base_model_name} if base_model_name else {}),
+                    **({"base_model": base_model} if base_model else {})))
 
 
 def recipe_override_file(recipe: Recipe, *, with_header: bool = True) -> str:
@@ -42,7 +41,7 @@ def recipe_override_file(recipe: Recipe, *, with_header: bool = True) -> str:
             header.append(f"--token-embedding-type {recipe.token_embedding_type}")
         header.append("llama-quantize reads no comments: strip these lines (grep -v '^#') or use ?plain=1")
         header += [c.lstrip("#").strip() for c in recipe.comments]
-    return format_override_file(recipe_rules(recipe), header=header)
+    return format_override_file(recipe.spec().rules, header=header)
 
 
 def recipe_quantize_command(recipe: Recipe) -> str:
@@ -53,10 +52,20 @@ def recipe_quantize_command(recipe: Recipe) -> str:
         args += ["--output-tensor-type", recipe.output_tensor_type]
     if recipe.token_embedding_type:
         args += ["--token-embedding-type", recipe.token_embedding_type]
-    args += format_rules_as_flags(recipe_rules(recipe))
+    args += format_rules_as_flags(recipe.spec().rules)
     base_file = f"{recipe.base_model.name}.gguf".replace(" ", "_")
     args += [base_file, f"recipe-{recipe.pk}-{recipe.ftype}.gguf", recipe.ftype]
     return " ".join(shlex.quote(a) for a in args)
+
+
+def recipe_stock_comparison(recipe: Recipe) -> dict | None:
+    """What the recipe's overrides really change against the stock recipe of its file type, when planned."""
+    stock = stock_counterpart(recipe)
+    plan, stock_plan = recipe.resolved_plan, stock.resolved_plan if stock else None
+    if plan is None or stock_plan is None:
+        return None
+    return {"stock": stock, "changes": plan_diff(plan, stock_plan),
+            "delta_bytes": plan.file_bytes - stock_plan.file_bytes}
 
 
 def stock_counterpart(recipe: Recipe) -> Recipe | None:

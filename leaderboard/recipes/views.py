@@ -3,7 +3,6 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from leaderboard.domain.plan import plan_diff
 from leaderboard.recipes import selectors, services
 from leaderboard.recipes.forms import RecipeForm
 from leaderboard.recipes.models import Recipe
@@ -28,12 +27,8 @@ def recipe_new(request):
 def recipe_detail(request, pk: int):
     recipe = get_object_or_404(Recipe.objects.select_related("base_model__architecture", "submitter"), pk=pk)
     plan = recipe.resolved_plan
-    stock = selectors.stock_counterpart(recipe)
-    stock_plan = stock.resolved_plan if stock else None
     return render(request, "recipes/detail.html", {
-        "stock": stock,
-        "stock_diff": plan_diff(plan, stock_plan) if plan and stock_plan else None,
-        "stock_delta_bytes": plan.file_bytes - stock_plan.file_bytes if plan and stock_plan else None,
+        "stock": selectors.recipe_stock_comparison(recipe),
         "recipe": recipe,
         "plan": plan,
         "types_summary": plan.types_summary() if plan else {},
