@@ -14,6 +14,7 @@ urlpatterns = [
     path("recipes/new/", recipe_views.recipe_new, name="recipe_new"),
     path("recipes/<int:pk>/", recipe_views.recipe_detail, name="recipe_detail"),
     path("recipes/<int:pk>/override.txt", recipe_views.recipe_override_file, name="recipe_override_file"),
+    path("recipes/<int:pk>/imatrix.gguf", recipe_views.recipe_imatrix, name="recipe_imatrix"),
     path("recipes/<int:pk>/command.txt", recipe_views.recipe_command, name="recipe_command"),
     path("recipes/<int:pk>/reproduce/", recipe_views.recipe_reproduce, name="recipe_reproduce"),
     path("runs/<int:pk>/", run_views.run_detail, name="run_detail"),

@@ -180,6 +180,12 @@ def format_rules_as_flags(rules: tuple[RecipeRule, ...] | list[RecipeRule]) -> l
     return args
 
 
+def imatrix_file_name(imatrix_sha256: str) -> str:
+    """The name our command line gives an uploaded imatrix. llama-quantize writes the name it was given
+    into the output's metadata, so the workers pass the same name to get the same bytes."""
+    return f"imatrix-{imatrix_sha256[:12]}.gguf"
+
+
 def content_hash(*, base_sha256: str, ftype: str, rules, output_tensor_type: str | None,
                  token_embedding_type: str | None, imatrix_sha256: str = "") -> str:
     """Identity of what a recipe makes: the same inputs to llama-quantize give the same hash,

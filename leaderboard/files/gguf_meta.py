@@ -1,6 +1,7 @@
 """Read what a GGUF file really contains: architecture facts, the tensor inventory, an imatrix."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import gguf
@@ -83,9 +84,16 @@ def _swa_layers(arch, n_layer, pattern, window) -> list[int]:
     return [i for i in range(n_layer) if (i + 1) % period != 0]
 
 
-def read_imatrix(path: Path) -> dict[str, np.ndarray]:
-    """A GGUF imatrix (llama-imatrix's format) -> tensor name -> per-column importance,
-    normalised by the per-expert counts as quantize.cpp's load_imatrix does. ValueError if not one."""
+@dataclass(frozen=True)
+class Imatrix:
+    entries: dict[str, np.ndarray]  # tensor name -> per-column importance, normalised like load_imatrix
+    datasets: tuple[str, ...]
+    chunk_count: int
+
+
+def read_imatrix(path: Path) -> Imatrix:
+    """A GGUF imatrix (llama-imatrix's format), normalised by the per-expert counts as quantize.cpp's
+    load_imatrix does. ValueError if the file is not one."""
     try:
         reader = gguf.GGUFReader(str(path))
     except Exception as exc:  # gguf raises ValueError/struct errors on non-GGUF bytes
@@ -110,4 +118,6 @@ def read_imatrix(path: Path) -> dict[str, np.ndarray]:
         per_expert = s.reshape(len(c), -1)
         normalised = np.where(c[:, None] > 0, per_expert / np.maximum(c[:, None], 1e-30), 1.0)
         result[name] = normalised.reshape(-1).astype(np.float32)
-    return result
+    datasets = _value(reader, "imatrix.datasets") or []
+    return Imatrix(entries=result, datasets=tuple(datasets if isinstance(datasets, list) else [datasets]),
+                   chunk_count=int(_value(reader, "imatrix.chunk_count", 0) or 0))

@@ -7,7 +7,7 @@ from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 
 from leaderboard.domain import run_states
 from leaderboard.domain.plan import plan_diff
-from leaderboard.domain.recipe_format import format_override_file, format_rules_as_flags
+from leaderboard.domain.recipe_format import format_override_file, format_rules_as_flags, imatrix_file_name
 from leaderboard.recipes.models import Recipe
 from leaderboard.runs.models import Run
 
@@ -47,7 +47,7 @@ def recipe_override_file(recipe: Recipe, *, with_header: bool = True) -> str:
 def recipe_quantize_command(recipe: Recipe) -> str:
     args = ["llama-quantize", "--allow-requantize"]
     if recipe.imatrix_sha256:
-        args += ["--imatrix", f"imatrix-{recipe.imatrix_sha256[:12]}.gguf"]
+        args += ["--imatrix", imatrix_file_name(recipe.imatrix_sha256)]
     if recipe.output_tensor_type:
         args += ["--output-tensor-type", recipe.output_tensor_type]
     if recipe.token_embedding_type:

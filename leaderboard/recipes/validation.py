@@ -72,7 +72,7 @@ def _check_imatrix(raw: bytes, errors: dict) -> list[str]:
         tmp.write(raw)
         tmp.flush()
         try:
-            return sorted(read_imatrix(Path(tmp.name)))
+            return sorted(read_imatrix(Path(tmp.name)).entries)
         except ValueError as exc:
             errors.setdefault("imatrix", []).append(f"not a valid GGUF imatrix: {exc}")
             return []

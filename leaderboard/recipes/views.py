@@ -1,8 +1,9 @@
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from leaderboard.domain.recipe_format import imatrix_file_name
 from leaderboard.recipes import selectors, services
 from leaderboard.recipes.forms import RecipeForm
 from leaderboard.recipes.models import Recipe
@@ -45,6 +46,13 @@ def recipe_override_file(request, pk: int):
     response = HttpResponse(text, content_type="text/plain; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="recipe-{recipe.pk}-overrides.txt"'
     return response
+
+
+def recipe_imatrix(request, pk: int):
+    recipe = get_object_or_404(Recipe, pk=pk)
+    if not recipe.imatrix:
+        raise Http404("this recipe has no imatrix")
+    return FileResponse(recipe.imatrix.open("rb"), as_attachment=True, filename=imatrix_file_name(recipe.imatrix_sha256))
 
 
 def recipe_command(request, pk: int):

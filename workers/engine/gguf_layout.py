@@ -24,7 +24,12 @@ def _kv_bytes(key: str, value_bytes: int) -> int:
     return 8 + len(key.encode()) + 4 + value_bytes
 
 
-def predicted_file_bytes(base_path: Path, tensors: list[TensorPlan]) -> int:
+def _metadata_value_bytes(value: str | int) -> int:
+    return 4 if isinstance(value, int) else 8 + len(value.encode()[:127])  # u32, or u64 length + bytes
+
+
+def predicted_file_bytes(base_path: Path, tensors: list[TensorPlan],
+                         metadata: tuple[tuple[str, str | int], ...] = ()) -> int:
     reader = gguf.GGUFReader(str(base_path))
     align_field = reader.fields.get("general.alignment")
     align = int(align_field.parts[align_field.data[0]][0]) if align_field else gguf.GGUF_DEFAULT_ALIGNMENT
@@ -34,6 +39,8 @@ def predicted_file_bytes(base_path: Path, tensors: list[TensorPlan]) -> int:
             continue
         size += sum(part.nbytes for part in field.parts)
     size += sum(_kv_bytes(key, 4) for key in _SET_KEYS)
+    size += sum(_kv_bytes(key, _metadata_value_bytes(value)) for key, value in metadata
+                if key not in reader.fields)
     for t in tensors:
         size += 8 + len(t.name.encode()) + 4 + 8 * len(t.shape) + 4 + 8
     size = _pad(size, align)

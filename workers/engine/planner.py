@@ -16,7 +16,7 @@ def resolve_plan(base_path: Path, request: QuantizeRequest, *, nthread: int | No
         raise QuantizeError("llama.cpp's dry run reported no tensors:\n" + "\n".join(lines[-10:]))
     return ResolvedPlan(
         tensors=tuple(tensors),
-        file_bytes=predicted_file_bytes(base_path, tensors),
+        file_bytes=predicted_file_bytes(base_path, tensors, request.metadata),
         requires_imatrix=requires_imatrix,
         log_tail=tuple(l for l in lines if "WARNING" in l or "fallback" in l)[-20:],
     )

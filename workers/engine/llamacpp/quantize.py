@@ -26,6 +26,7 @@ class QuantizeRequest:
     output_tensor_type: str | None = None
     token_embedding_type: str | None = None
     imatrix: dict[str, np.ndarray] | None = None  # tensor name -> per-column importance (already normalised)
+    metadata: tuple[tuple[str, str | int], ...] = ()  # key/values to set in the output, as --imatrix adds them
 
 
 def _params(request: QuantizeRequest, *, dry_run: bool, nthread: int, keepalive: list):
@@ -49,6 +50,20 @@ def _params(request: QuantizeRequest, *, dry_run: bool, nthread: int, keepalive:
         array[len(request.overrides)].pattern = None
         keepalive.append(array)
         params.tt_overrides = ctypes.cast(array, type(params.tt_overrides))
+    if request.metadata:
+        Override = llama_cpp.llama_model_kv_override
+        array = (Override * (len(request.metadata) + 1))()
+        for i, (key, value) in enumerate(request.metadata):
+            array[i].key = key.encode("utf-8")
+            if isinstance(value, int):
+                array[i].tag = llama_cpp.LLAMA_KV_OVERRIDE_TYPE_INT
+                array[i].value.val_i64 = value
+            else:
+                array[i].tag = llama_cpp.LLAMA_KV_OVERRIDE_TYPE_STR
+                array[i].value.val_str = value.encode("utf-8")[:127]
+        array[len(request.metadata)].key = b""
+        keepalive.append(array)
+        params.kv_overrides = ctypes.cast(array, type(params.kv_overrides))
     if request.imatrix:
         Entry = llama_cpp.llama_model_imatrix_data
         array = (Entry * (len(request.imatrix) + 1))()
