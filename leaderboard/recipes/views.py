@@ -28,13 +28,15 @@ def recipe_new(request):
 def recipe_detail(request, pk: int):
     recipe = get_object_or_404(Recipe.objects.select_related("base_model__architecture", "submitter"), pk=pk)
     plan = recipe.resolved_plan
+    runs = list(run_selectors.runs_of_recipe(recipe))
     return render(request, "recipes/detail.html", {
         "stock": selectors.recipe_stock_comparison(recipe),
         "recipe": recipe,
         "plan": plan,
         "types_summary": plan.types_summary() if plan else {},
         "command": selectors.recipe_quantize_command(recipe),
-        "runs": run_selectors.runs_of_recipe(recipe),
+        "runs": runs,
+        "runs_active": any(not run.is_final for run in runs),
         "agreement": run_selectors.reproduction_summary(recipe),
         "duplicate": request.GET.get("duplicate") == "1",
     })

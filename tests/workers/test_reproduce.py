@@ -109,16 +109,20 @@ def _worker_process(name: str) -> subprocess.Popen:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_killed_worker_loses_no_run_and_the_run_ends_once(alice, tiny_models, corpus, celery_app_for_tests):
-    from leaderboard.basemodels.services import base_model_register
+def test_a_killed_worker_loses_no_run_and_the_run_ends_once(alice, small_corpus, celery_app_for_tests,
+                                                            tmp_path_factory):
+    from leaderboard.basemodels.services import base_model_register, corpus_register
+    from tests.tiny_model import write_tiny_llama
 
-    # the wide model over more chunks: long enough to be killed in the middle
-    base = base_model_register(source=str(tiny_models["wide"]), name="tiny-wide")
+    # a model and a corpus big enough that measuring takes seconds: the worker is killed in the middle
+    folder = tmp_path_factory.mktemp("kill")
+    base = base_model_register(source=str(write_tiny_llama(folder / "mid.gguf", n_embd=512, n_ff=1536, n_layer=16)),
+                               name="tiny-mid")
+    corpus_register(name="wiki-head-512", source=str(small_corpus), n_ctx=512, n_chunks=8, make_default=True)
     first = _worker_process("first")
     try:
         _, _, run_id = _submit_and_request(alice, base, ftype="Q8_0")
-        wait_for(lambda: Run.objects.get(pk=run_id).state in (run_states.QUANTIZING, run_states.MEASURING),
-                 timeout=60, interval=0.02)
+        wait_for(lambda: Run.objects.get(pk=run_id).state == run_states.MEASURING, timeout=60, interval=0.05)
         os.killpg(first.pid, signal.SIGKILL)
         first.wait()
     finally:
