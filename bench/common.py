@@ -296,14 +296,6 @@ def parse_kld_output(text: str) -> dict:
     return stats
 
 
-def parse_ppl_output(text: str) -> tuple[float, float]:
-    """'Final estimate: PPL = 20.4412 +/- 0.61' from a plain perplexity run."""
-    m = re.search(r"Final estimate: PPL = " + _NUM + r" \+/- " + _NUM, text)
-    if not m:
-        raise ValueError("no 'Final estimate: PPL' in llama-perplexity output")
-    return float(m.group(1)), float(m.group(2))
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # our measuring pass (workers.engine.measure); its Δp / RMS Δp / same top p are in percent, like the native print
 

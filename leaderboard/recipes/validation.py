@@ -21,9 +21,6 @@ from leaderboard.domain.recipe_format import (
 from leaderboard.files.gguf_meta import read_imatrix
 from leaderboard.recipes.models import Recipe
 
-FIELDS = ("base_model", "ftype", "rules", "rules_file", "output_tensor_type", "token_embedding_type",
-          "imatrix", "title", "description", "method", "claimed_metrics")
-
 
 class SubmissionInvalid(Exception):
     def __init__(self, errors: dict[str, list[str]]):

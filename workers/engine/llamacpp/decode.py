@@ -8,7 +8,6 @@ logits at n_ctx-1 but never uses them).
 """
 from __future__ import annotations
 
-import ctypes
 from collections.abc import Callable
 from pathlib import Path
 
