@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 
 from leaderboard.domain import run_states
-from leaderboard.files.gguf_meta import bits_per_weight, tensor_types
+from leaderboard.files.gguf_meta import tensor_summary
 from leaderboard.files.store import FetchError, fetch_into_store, sha256_of
 from leaderboard.runs import services
 from leaderboard.runs.models import Run
@@ -113,11 +113,11 @@ def _pipeline(run: Run, token, beat: Heartbeat, out: Path, timings: dict) -> Non
     lines = run_quantize(base_path, out, quantize_request(recipe), dry_run=False, nthread=n_threads,
                          progress=beat.set)
     size = out.stat().st_size
-    types = tensor_types(out)
+    types, bpw = tensor_summary(out)
     services.run_append_log(run_id=run.pk, token=token, text="\n".join(l for l in lines if "WARNING" in l or "size  =" in l))
     _phase(run.pk, token, beat, timings, run_states.QUANTIZING, t,
            output_sha256=sha256_of(out), output_bytes=size, tensor_types=types,
-           bpw=round(bits_per_weight(out), 4))
+           bpw=round(bpw, 4))
 
     t = time.monotonic()
     teacher = measure.build_teacher(

@@ -15,16 +15,17 @@ def _value(reader: gguf.GGUFReader, key: str, default=None):
     return field.contents()
 
 
+def tensor_summary(path: Path) -> tuple[dict[str, str], float]:
+    """(tensor name -> ggml type name as llama.cpp spells it, bits per weight as llama-quantize prints it:
+    tensor data bits over all elements). One read: gguf's reader takes seconds on a 262k-token vocabulary."""
+    reader = gguf.GGUFReader(str(path))
+    types = {t.name: _ggml_name(t.tensor_type) for t in reader.tensors}
+    bpw = sum(int(t.n_bytes) for t in reader.tensors) * 8 / sum(int(t.n_elements) for t in reader.tensors)
+    return types, bpw
+
+
 def tensor_types(path: Path) -> dict[str, str]:
-    """tensor name -> ggml type name as llama.cpp spells it (q4_K, f16, ...)."""
-    reader = gguf.GGUFReader(str(path))
-    return {t.name: _ggml_name(t.tensor_type) for t in reader.tensors}
-
-
-def bits_per_weight(path: Path) -> float:
-    """As llama-quantize prints it: tensor data bits over all elements (metadata not counted)."""
-    reader = gguf.GGUFReader(str(path))
-    return sum(int(t.n_bytes) for t in reader.tensors) * 8 / sum(int(t.n_elements) for t in reader.tensors)
+    return tensor_summary(path)[0]
 
 
 def _ggml_name(tensor_type) -> str:
