@@ -12,6 +12,7 @@ from leaderboard.celery import app
 
 PLAN_TASK = "recipes.compute_plan"
 REPRODUCE_TASK = "runs.reproduce"
+FETCH_PROPOSAL_TASK = "basemodels.fetch_proposal"
 
 log = logging.getLogger(__name__)
 

@@ -2,6 +2,8 @@
 import os
 from pathlib import Path
 
+import plotly
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("LEADERBOARD_VAR_DIR", BASE_DIR / "var"))
 
@@ -24,9 +26,11 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "rest_framework.authtoken",
+    "django_filters",
     "leaderboard.basemodels",
     "leaderboard.recipes",
     "leaderboard.runs",
+    "leaderboard.frontiers",
     "leaderboard.experiments",
     "leaderboard.accounts",
     "leaderboard.api",
@@ -71,7 +75,8 @@ TIME_ZONE = "UTC"
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+# plotly.js is served from the plotly package itself (static/plotly/plotly.min.js): no CDN, no copy in the repo.
+STATICFILES_DIRS = [BASE_DIR / "static", ("plotly", Path(plotly.__file__).parent / "package_data")]
 STATIC_ROOT = VAR_DIR / "staticfiles"
 MEDIA_ROOT = VAR_DIR / "media"
 MEDIA_URL = "media/"
@@ -88,6 +93,15 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "leaderboard.api.exceptions.exception_handler",
+}
+
+# A recipe is verified on a profile when it has at least min_runs successful reproductions there whose mean KLD
+# and PPL agree within z times their combined measured uncertainty, and (require_bit_identical) runs of one
+# build and platform made the same file. See leaderboard/domain/reproduction.py.
+VERIFIED_POLICY = {
+    "min_runs": int(env("VERIFIED_MIN_RUNS", "2")),
+    "z": float(env("VERIFIED_Z", "1.96")),
+    "require_bit_identical": env("VERIFIED_REQUIRE_BIT_IDENTICAL", "1") == "1",
 }
 
 # Uploads: an imatrix for a 270M model is ~1 MB; for 70B models tens of MB.

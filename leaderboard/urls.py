@@ -4,12 +4,17 @@ from django.urls import include, path
 
 from leaderboard.accounts import views as account_views
 from leaderboard.basemodels import views as basemodel_views
+from leaderboard.frontiers import views as frontier_views
 from leaderboard.recipes import views as recipe_views
 from leaderboard.runs import views as run_views
 
 urlpatterns = [
-    path("", basemodel_views.home, name="home"),
-    path("models/<int:pk>/", basemodel_views.base_model_detail, name="base_model_detail"),
+    path("", frontier_views.home, name="home"),
+    path("architectures/<int:pk>/", frontier_views.architecture_detail, name="architecture_detail"),
+    path("models/<int:pk>/", frontier_views.base_model_detail, name="base_model_detail"),
+    path("models/propose/", basemodel_views.base_model_propose, name="base_model_propose"),
+    path("<str:kind>/<int:pk>/table/", frontier_views.frontier_table, name="frontier_table"),
+    path("compare/", frontier_views.compare, name="compare"),
     path("recipes/", recipe_views.recipe_list, name="recipe_list"),
     path("recipes/new/", recipe_views.recipe_new, name="recipe_new"),
     path("recipes/<int:pk>/", recipe_views.recipe_detail, name="recipe_detail"),
@@ -19,6 +24,7 @@ urlpatterns = [
     path("recipes/<int:pk>/reproduce/", recipe_views.recipe_reproduce, name="recipe_reproduce"),
     path("runs/<int:pk>/", run_views.run_detail, name="run_detail"),
     path("accounts/register/", account_views.register, name="register"),
+    path("accounts/me/", account_views.me, name="account"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/", include("leaderboard.api.urls")),

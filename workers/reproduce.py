@@ -106,8 +106,9 @@ def _pipeline(run: Run, token, beat: Heartbeat, out: Path, timings: dict) -> Non
     t = time.monotonic()
     base_path, _ = fetch_into_store(base.source, settings.MODEL_STORE, base.sha256, progress=beat.set)
     corpus_path, _ = fetch_into_store(corpus.source, settings.MODEL_STORE, corpus.sha256)
-    _phase(run.pk, token, beat, timings, run_states.FETCHING, t,
-           build=build_info(), hardware=hardware_info(n_gpu_layers))
+    build, hardware = build_info(), hardware_info(n_gpu_layers)
+    _phase(run.pk, token, beat, timings, run_states.FETCHING, t, build=build, hardware=hardware,
+           profile=services.profile_for(corpus=corpus, build=build, hardware=hardware))
 
     t = time.monotonic()
     lines = run_quantize(base_path, out, quantize_request(recipe), dry_run=False, nthread=n_threads,
@@ -124,7 +125,9 @@ def _pipeline(run: Run, token, beat: Heartbeat, out: Path, timings: dict) -> Non
         base_path, corpus_path, n_ctx=corpus.n_ctx, n_chunks=corpus.n_chunks, cache_dir=settings.TEACHER_CACHE,
         base_sha256=base.sha256, corpus_sha256=corpus.sha256, n_threads=n_threads, n_gpu_layers=n_gpu_layers,
         progress=lambda f: beat.set(f / 2))
+    per_token = []
     metrics = measure.measure_quant(out, teacher, n_threads=n_threads, n_gpu_layers=n_gpu_layers,
-                                    progress=lambda f: beat.set(0.5 + f / 2))
-    _phase(run.pk, token, beat, timings, run_states.MEASURING, t, metrics=metrics)
+                                    progress=lambda f: beat.set(0.5 + f / 2), on_tokens=per_token.append)
+    _phase(run.pk, token, beat, timings, run_states.MEASURING, t, metrics=metrics,
+           tokens=services.token_artifact_store(per_token[0]))
 

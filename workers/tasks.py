@@ -5,6 +5,7 @@ from celery import shared_task
 from django.conf import settings
 
 from workers import planning, reproduce as reproduction
+from leaderboard.basemodels import services as basemodel_services
 from leaderboard.recipes import services as recipe_services
 from leaderboard.runs import services as run_services
 
@@ -19,6 +20,12 @@ def compute_plan(recipe_id: int) -> None:
              soft_time_limit=settings.RUN_SOFT_TIME_LIMIT, time_limit=settings.RUN_TIME_LIMIT)
 def reproduce(run_id: int) -> None:
     reproduction.reproduce(run_id)
+
+
+@shared_task(name="basemodels.fetch_proposal", acks_late=True, soft_time_limit=settings.RUN_SOFT_TIME_LIMIT,
+             time_limit=settings.RUN_TIME_LIMIT)
+def fetch_proposal(proposal_id: int) -> None:
+    basemodel_services.proposal_fetch(proposal_id=proposal_id)
 
 
 @shared_task(name="housekeeping.requeue_stalled")

@@ -8,6 +8,22 @@ from leaderboard.runs import selectors as run_selectors
 from leaderboard.runs.models import Run
 
 
+def profile_data(profile) -> dict:
+    return {"id": profile.pk, "label": profile.label, "corpus": profile.corpus.name, "corpus_sha256": profile.corpus_sha256,
+            "n_ctx": profile.n_ctx, "n_chunks": profile.n_chunks, "backend": profile.backend,
+            "build_family": profile.build_family}
+
+
+def proposal_data(proposal) -> dict:
+    return {"id": proposal.pk, "name": proposal.name, "url": proposal.url, "sha256": proposal.sha256,
+            "state": proposal.state, "error": proposal.error or None, "base_model": proposal.base_model_id}
+
+
+def standings_data(recipe) -> list[dict]:
+    """The recipe's standing per measurement profile (never merged across profiles)."""
+    return [{"profile": profile_data(p), **s.to_dict()} for p, s in run_selectors.recipe_standings(recipe)]
+
+
 class RecipeSubmitSerializer(serializers.Serializer):
     """Hands the raw request to clean_submission, the same validation the web form runs."""
 
@@ -23,7 +39,7 @@ class BaseModelSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = BaseModel
-        fields = ["id", "name", "family", "source", "sha256", "size_bytes", "architecture"]
+        fields = ["id", "name", "family", "sha256", "size_bytes", "approved", "architecture"]
 
     def get_architecture(self, obj):
         a = obj.architecture
@@ -40,11 +56,16 @@ class BaseModelDetailSerializer(BaseModelSerializer):
 
 class RunSerializer(serializers.ModelSerializer):
     corpus = serializers.CharField(source="corpus.name")
+    profile = serializers.SerializerMethodField()
 
     class Meta:
         model = Run
-        fields = ["id", "recipe", "corpus", "state", "progress", "attempt", "worker", "heartbeat_at", "error",
+        fields = ["id", "recipe", "corpus", "profile", "state", "progress", "attempt", "worker", "heartbeat_at", "error",
                   "output_sha256", "output_bytes", "bpw", "hardware", "build", "timings", "created_at", "finished_at"]
+
+
+    def get_profile(self, obj):
+        return profile_data(obj.profile) if obj.profile else None
 
 
 class RunDetailSerializer(RunSerializer):
@@ -67,7 +88,7 @@ class RecipeSerializer(serializers.ModelSerializer):
                   "quantize_command", "created_at"]
 
     def get_reproductions(self, obj):
-        return run_selectors.reproduction_summary(obj).to_dict()
+        return standings_data(obj)
 
     def get_override_file_url(self, obj):
         request = self.context.get("request")

@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.authtoken.views import obtain_auth_token
 
-from leaderboard.api import views
+from leaderboard.api import leaderboard, views
 
 urlpatterns = [
     path("auth/token/", obtain_auth_token, name="api_token"),
@@ -11,4 +11,8 @@ urlpatterns = [
     path("recipes/<int:pk>/", views.RecipeDetail.as_view(), name="api_recipe"),
     path("recipes/<int:pk>/runs/", views.RecipeRuns.as_view(), name="api_recipe_runs"),
     path("runs/<int:pk>/", views.RunDetail.as_view(), name="api_run"),
+    path("leaderboard/", leaderboard.Leaderboard.as_view(), name="api_leaderboard"),
+    path("leaderboard/best/", leaderboard.BestUnder.as_view(), name="api_best_under"),
+    path("compare/", leaderboard.Compare.as_view(), name="api_compare"),
+    path("base-model-proposals/", views.BaseModelProposals.as_view(), name="api_base_model_proposals"),
 ]

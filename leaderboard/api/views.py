@@ -1,11 +1,14 @@
 from django.shortcuts import get_object_or_404
 from rest_framework import generics, status
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.permissions import IsAuthenticatedOrReadOnly
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from leaderboard.api import serializers
+from leaderboard.basemodels import services as basemodel_services
+from leaderboard.basemodels.forms import BaseModelProposalForm
+from leaderboard.basemodels.models import BaseModelProposal, EvalCorpus
 from leaderboard.basemodels.selectors import base_model_list
 from leaderboard.recipes import selectors as recipe_selectors
 from leaderboard.recipes import services as recipe_services
@@ -55,19 +58,43 @@ class RecipeRuns(APIView):
     def get(self, request, pk: int):
         recipe = get_object_or_404(Recipe, pk=pk)
         runs = run_selectors.runs_of_recipe(recipe)
-        return Response({"reproductions": run_selectors.reproduction_summary(recipe).to_dict(),
+        return Response({"reproductions": serializers.standings_data(recipe),
                          "runs": serializers.RunSerializer(runs, many=True).data})
 
     def post(self, request, pk: int):
-        recipe = get_object_or_404(Recipe, pk=pk)
+        recipe = get_object_or_404(Recipe.objects.select_related("base_model"), pk=pk)
+        corpus = None
+        if request.data.get("corpus"):
+            corpus = EvalCorpus.objects.filter(name=request.data["corpus"]).first()
+            if corpus is None:
+                raise ValidationError({"corpus": [f"no evaluation corpus named '{request.data['corpus']}'"]})
         try:
-            run = run_services.run_request(recipe=recipe, user=request.user)
+            run = run_services.run_request(recipe=recipe, user=request.user, corpus=corpus)
         except run_services.NoCorpus as exc:
             raise NotFound(str(exc))
+        except run_services.NotReproducible as exc:
+            raise ValidationError({"recipe": [str(exc)]})
         return Response(serializers.RunSerializer(run).data, status=status.HTTP_201_CREATED,
                         headers={"Location": f"/api/runs/{run.pk}/"})
 
 
+class BaseModelProposals(APIView):
+    """POST name, url (https), sha256[, note]: propose a base model (the web form's validation)."""
+
+    permission_classes = [IsAuthenticatedOrReadOnly]
+
+    def get(self, request):
+        proposals = BaseModelProposal.objects.filter(proposed_by=request.user) if request.user.is_authenticated else []
+        return Response([serializers.proposal_data(p) for p in proposals])
+
+    def post(self, request):
+        form = BaseModelProposalForm(request.data)
+        if not form.is_valid():
+            raise ValidationError({k: [e["message"] for e in v] for k, v in form.errors.get_json_data().items()})
+        proposal = basemodel_services.base_model_propose(user=request.user, **form.cleaned_data)
+        return Response(serializers.proposal_data(proposal), status=status.HTTP_201_CREATED)
+
+
 class RunDetail(generics.RetrieveAPIView):
-    queryset = Run.objects.select_related("corpus")
+    queryset = Run.objects.select_related("corpus", "profile__corpus")
     serializer_class = serializers.RunDetailSerializer

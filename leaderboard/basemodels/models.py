@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 
 
@@ -39,10 +40,18 @@ class BaseModel(models.Model):
     architecture = models.ForeignKey(Architecture, on_delete=models.PROTECT, related_name="base_models")
     tensors = models.JSONField(default=list, help_text="[{name, shape, type}] in file order")
     note = models.TextField(blank=True, help_text="shown wherever this model's results are")
+    approved = models.BooleanField(default=True, help_text="a moderator approved it: its recipes may be reproduced")
+    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                    related_name="proposed_base_models")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["name"]
+
+    @property
+    def source_is_public(self) -> bool:
+        """An https URL may be shown; a local path is a worker's business (and would leak server paths)."""
+        return self.source.startswith("https://")
 
     def __str__(self) -> str:
         return self.name
@@ -58,7 +67,36 @@ class EvalCorpus(models.Model):
     n_ctx = models.PositiveIntegerField(default=512)
     n_chunks = models.PositiveIntegerField(default=8)
     is_default = models.BooleanField(default=False)
+    enabled = models.BooleanField(default=True, help_text="offered to users when they request a reproduction")
     note = models.TextField(blank=True)
 
     def __str__(self) -> str:
         return f"{self.name} ({self.n_chunks}×{self.n_ctx})"
+
+
+class BaseModelProposal(models.Model):
+    """A user's proposal of a base model by https URL + sha256. A worker fetches it and reads its
+    architecture (creating an unapproved BaseModel); a moderator then approves it."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "waiting for a worker"
+        FETCHED = "fetched", "fetched; waiting for a moderator"
+        FAILED = "failed"
+        APPROVED = "approved"
+        REJECTED = "rejected"
+
+    name = models.CharField(max_length=200)
+    url = models.URLField(max_length=1000)
+    sha256 = models.CharField(max_length=64)
+    note = models.TextField(blank=True)
+    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="base_model_proposals")
+    state = models.CharField(max_length=12, choices=State.choices, default=State.PENDING)
+    error = models.TextField(blank=True)
+    base_model = models.ForeignKey(BaseModel, on_delete=models.SET_NULL, null=True, blank=True, related_name="proposals")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_state_display()})"

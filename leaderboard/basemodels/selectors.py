@@ -4,4 +4,4 @@ from leaderboard.basemodels.models import BaseModel
 
 
 def base_model_list() -> QuerySet[BaseModel]:
-    return BaseModel.objects.select_related("architecture")
+    return BaseModel.objects.select_related("architecture").filter(approved=True)

@@ -6,9 +6,10 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 
-from leaderboard.basemodels.models import Architecture, BaseModel, EvalCorpus
+from leaderboard import dispatch
+from leaderboard.basemodels.models import Architecture, BaseModel, BaseModelProposal, EvalCorpus
 from leaderboard.files.gguf_meta import read_inventory
-from leaderboard.files.store import fetch_into_store, verified_sha256
+from leaderboard.files.store import FetchError, fetch_into_store, verified_sha256
 
 
 def _local_or_fetched(source: str, sha256: str | None) -> tuple[Path, str]:
@@ -25,7 +26,7 @@ def _canonical(source: str) -> str:
 
 @transaction.atomic
 def base_model_register(*, source: str, sha256: str | None = None, name: str | None = None,
-                        family: str = "", note: str = "") -> BaseModel:
+                        family: str = "", note: str = "", approved: bool = True, proposed_by=None) -> BaseModel:
     """Read a GGUF's architecture and tensor inventory and register it (again: updates the row)."""
     path, digest = _local_or_fetched(source, sha256)
     info = read_inventory(path)
@@ -39,7 +40,8 @@ def base_model_register(*, source: str, sha256: str | None = None, name: str | N
         sha256=digest,
         defaults=dict(name=name or info["name"], family=family or info["architecture"], source=_canonical(source),
                       size_bytes=path.stat().st_size, file_type=info["file_type"], architecture=arch,
-                      tensors=info["tensors"], **({"note": note} if note else {})),
+                      tensors=info["tensors"], **({"note": note} if note else {}),
+                      **({} if approved else {"approved": False}), **({"proposed_by": proposed_by} if proposed_by else {})),
     )
     return model
 
@@ -55,3 +57,44 @@ def corpus_register(*, name: str, source: str, n_ctx: int = 512, n_chunks: int =
                                      sha256=digest, size_bytes=path.stat().st_size, n_ctx=n_ctx,
                                      n_chunks=n_chunks, is_default=make_default, note=note))
     return corpus
+
+
+def base_model_propose(*, user, name: str, url: str, sha256: str, note: str = "") -> BaseModelProposal:
+    """A user's proposal: a worker fetches and reads it; a moderator approves it before it is reproduced."""
+    with transaction.atomic():
+        proposal = BaseModelProposal.objects.create(name=name, url=url, sha256=sha256.lower(), note=note,
+                                                    proposed_by=user)
+        dispatch.enqueue(dispatch.FETCH_PROPOSAL_TASK, proposal.pk, queue="gpu")
+    return proposal
+
+
+def proposal_fetch(*, proposal_id: int) -> None:
+    """The worker's side: fetch into the store, read the architecture, register unapproved."""
+    proposal = BaseModelProposal.objects.select_related("proposed_by").get(pk=proposal_id)
+    if proposal.state != BaseModelProposal.State.PENDING:
+        return
+    existing = BaseModel.objects.filter(sha256=proposal.sha256).first()
+    if existing is not None:
+        BaseModelProposal.objects.filter(pk=proposal.pk).update(
+            state=BaseModelProposal.State.FAILED, base_model=existing,
+            error=f"this file is already registered as {existing.name}")
+        return
+    try:
+        model = base_model_register(source=proposal.url, sha256=proposal.sha256, name=proposal.name,
+                                    note=proposal.note, approved=False, proposed_by=proposal.proposed_by)
+    except (FetchError, ValueError, KeyError, OSError) as exc:
+        BaseModelProposal.objects.filter(pk=proposal.pk).update(state=BaseModelProposal.State.FAILED,
+                                                                error=f"{type(exc).__name__}: {exc}")
+        return
+    BaseModelProposal.objects.filter(pk=proposal.pk).update(state=BaseModelProposal.State.FETCHED, base_model=model)
+
+
+@transaction.atomic
+def proposal_decide(*, proposal: BaseModelProposal, approve: bool) -> None:
+    """A moderator's decision on a fetched proposal."""
+    if proposal.state != BaseModelProposal.State.FETCHED:
+        raise ValueError(f"proposal {proposal.pk} is {proposal.state}, not waiting for a decision")
+    proposal.state = BaseModelProposal.State.APPROVED if approve else BaseModelProposal.State.REJECTED
+    proposal.save(update_fields=["state"])
+    if approve:
+        BaseModel.objects.filter(pk=proposal.base_model_id).update(approved=True)

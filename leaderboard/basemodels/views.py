@@ -1,13 +1,14 @@
-from django.shortcuts import get_object_or_404, render
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
 
-from leaderboard.basemodels.selectors import base_model_list
-from leaderboard.recipes.selectors import recipe_list
-
-
-def home(request):
-    return render(request, "home.html", {"base_models": base_model_list(), "recipes": recipe_list()[:20]})
+from leaderboard.basemodels import services
+from leaderboard.basemodels.forms import BaseModelProposalForm
 
 
-def base_model_detail(request, pk: int):
-    model = get_object_or_404(base_model_list(), pk=pk)
-    return render(request, "basemodels/detail.html", {"model": model, "recipes": recipe_list(base_model=model)})
+@login_required
+def base_model_propose(request):
+    form = BaseModelProposalForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        services.base_model_propose(user=request.user, **form.cleaned_data)
+        return redirect("account")
+    return render(request, "basemodels/propose.html", {"form": form}, status=400 if request.method == "POST" else 200)

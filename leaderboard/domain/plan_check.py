@@ -130,3 +130,19 @@ def check_plan(plan: ResolvedPlan, spec: RecipeSpec, *, base_ftype: str,
             f"the imatrix covers {len(quantized) - len(missing)} of {len(quantized)} quantized tensors",
             tuple(missing)))
     return warnings
+
+
+def group_warnings(warnings: list[dict]) -> list[dict]:
+    """Per-tensor warnings of one rule that say the same thing, as one line naming the tensors
+    ("blk.11.ffn_gate.weight, blk.13.ffn_gate.weight: requested q2_K, got q4_0 …"), in first-seen order."""
+    grouped: dict[tuple, dict] = {}
+    for w in warnings:
+        name, sep, rest = w["message"].partition(": ")
+        per_tensor = sep and len(w.get("tensors") or ()) == 1 and w["tensors"][0] == name
+        key = (w["kind"], w.get("line"), rest) if per_tensor else (w["kind"], w.get("line"), w["message"], id(w))
+        if key in grouped:
+            grouped[key]["tensors"].append(name)
+            continue
+        grouped[key] = {**w, "tensors": list(w.get("tensors") or ()), "detail": rest if per_tensor else w["message"],
+                        "per_tensor": bool(per_tensor)}
+    return list(grouped.values())

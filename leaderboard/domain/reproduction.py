@@ -1,41 +1,120 @@
-"""How many reproductions of a recipe agree: same file bytes, and the same quality numbers."""
+"""A recipe's standing on one measurement profile: its reproductions summarised, agreement and "verified".
+
+Runs are only ever summarised within one profile (see profile.py). Two runs agree when their mean KLD and
+PPL differ by no more than their own measured uncertainty allows (z × the combined "±" llama-perplexity
+prints), not by a fixed tolerance. Bit-identity is counted within one (build, platform): the same recipe
+made by another build or on another platform may legitimately differ in bytes.
+"""
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 from statistics import median
 
-# Two measurements of one file on one corpus agree when they are this close (relative).
-AGREEMENT_TOLERANCE = {"kld_mean": 0.01, "ppl": 0.005}
+from leaderboard.domain.metrics import metric, value_of
+
+AGREEMENT_KEYS = (("kld_mean", "kld_err"), ("ppl", "ppl_err"))
 
 
 @dataclass(frozen=True)
-class ReproductionSummary:
-    n_done: int
-    n_identical: int  # runs whose file has the most common sha256
-    n_agreeing: int  # runs whose metrics are within tolerance of the median of all runs
-    sha256: str | None
+class VerifiedPolicy:
+    min_runs: int = 2
+    z: float = 1.96
+    require_bit_identical: bool = True
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One successful run as the summary needs it."""
+
+    run_id: int
+    sha256: str
+    build: str
+    platform: str
+    output_bytes: int
+    bpw: float
+    metrics: dict
+
+
+@dataclass(frozen=True)
+class Standing:
+    n_runs: int
+    n_agreeing: int  # runs that agree with the representative (median) run within measured noise
+    bit_identical: tuple[int, int] | None  # (runs with the majority file, runs compared); None when no (build, platform) has 2 runs
+    verified: bool
+    representative_run_id: int
+    output_bytes: int
+    bpw: float
+    values: dict = field(default_factory=dict)  # metric key -> median over runs
+    spread: dict = field(default_factory=dict)  # metric key -> (min, max) over runs
+    errors: dict = field(default_factory=dict)  # metric key -> half the spread, or the statistic's ± for one run
+    reason: str = ""  # why it is not verified
 
     def to_dict(self) -> dict:
-        return {"n_done": self.n_done, "n_identical": self.n_identical, "n_agreeing": self.n_agreeing,
-                "sha256": self.sha256}
+        return {"n_runs": self.n_runs, "n_agreeing": self.n_agreeing,
+                "bit_identical": list(self.bit_identical) if self.bit_identical else None,
+                "verified": self.verified, "not_verified_because": self.reason or None,
+                "representative_run": self.representative_run_id, "output_bytes": self.output_bytes, "bpw": self.bpw,
+                "values": self.values, "errors": self.errors,
+                "spread": {k: list(v) for k, v in self.spread.items()}}
 
 
-def _agrees(metrics: dict, medians: dict) -> bool:
-    for key, tolerance in AGREEMENT_TOLERANCE.items():
-        if key not in metrics or medians.get(key) in (None, 0):
+def runs_agree(a: dict, b: dict, z: float) -> bool:
+    """Mean KLD and PPL of two runs differ by at most z × sqrt(err_a² + err_b²)."""
+    for key, err_key in AGREEMENT_KEYS:
+        va, vb = value_of(a, key), value_of(b, key)
+        if va is None or vb is None:
             return False
-        if abs(metrics[key] - medians[key]) > tolerance * abs(medians[key]):
+        noise = z * math.hypot(value_of(a, err_key) or 0.0, value_of(b, err_key) or 0.0)
+        if abs(va - vb) > noise:
             return False
     return True
 
 
-def summarize(results: list[tuple[str, dict]]) -> ReproductionSummary:
-    """results: (output sha256, metrics) of each finished run."""
+def bit_identity(results: list[RunResult]) -> tuple[int, int] | None:
+    """Within each (build, platform) with at least two runs: how many runs made its most common file."""
+    groups: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for r in results:
+        groups[(r.build, r.platform)].append(r.sha256)
+    same = compared = 0
+    for shas in groups.values():
+        if len(shas) >= 2:
+            same += Counter(shas).most_common(1)[0][1]
+            compared += len(shas)
+    return (same, compared) if compared else None
+
+
+def standing(results: list[RunResult], metric_keys: tuple[str, ...], policy: VerifiedPolicy = VerifiedPolicy()) -> Standing:
+    """Summarise the successful runs of one recipe on one profile (results must not be empty)."""
     if not results:
-        return ReproductionSummary(0, 0, 0, None)
-    sha, n_identical = Counter(sha for sha, _ in results).most_common(1)[0]
-    medians = {key: median(m[key] for _, m in results if key in m)
-               for key in AGREEMENT_TOLERANCE if any(key in m for _, m in results)}
-    n_agreeing = sum(1 for _, m in results if _agrees(m, medians))
-    return ReproductionSummary(len(results), n_identical, n_agreeing, sha)
+        raise ValueError("no runs to summarise")
+    kld = [value_of(r.metrics, "kld_mean") for r in results]
+    known = [(v, r) for v, r in zip(kld, results) if v is not None]
+    middle = median(v for v, _ in known) if known else None
+    representative = min(known, key=lambda vr: (abs(vr[0] - middle), vr[1].run_id))[1] if known else results[0]
+    values, spread, errors = {}, {}, {}
+    for key in metric_keys:
+        observed = [v for v in (value_of(r.metrics, key) for r in results) if v is not None]
+        if not observed:
+            continue
+        values[key] = median(observed)
+        spread[key] = (min(observed), max(observed))
+        if len(observed) > 1:
+            errors[key] = (spread[key][1] - spread[key][0]) / 2
+        else:
+            err_key = metric(key).err_key
+            errors[key] = value_of(results[0].metrics, err_key) if err_key else None
+    n_agreeing = sum(1 for r in results if runs_agree(r.metrics, representative.metrics, policy.z))
+    identical = bit_identity(results)
+    reason = ""
+    if len(results) < policy.min_runs:
+        reason = f"{len(results)} of the {policy.min_runs} reproductions needed"
+    elif n_agreeing < len(results):
+        reason = f"{len(results) - n_agreeing} run(s) disagree beyond their measured noise"
+    elif policy.require_bit_identical and identical and identical[0] < identical[1]:
+        reason = "runs of the same build and platform made different files"
+    return Standing(n_runs=len(results), n_agreeing=n_agreeing, bit_identical=identical, verified=not reason,
+                    representative_run_id=representative.run_id, output_bytes=int(median(r.output_bytes for r in results)),
+                    bpw=float(median(r.bpw for r in results)), values=values, spread=spread, errors=errors,
+                    reason=reason)

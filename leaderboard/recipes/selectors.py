@@ -6,6 +6,8 @@ import shlex
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 
 from leaderboard.domain import run_states
+from leaderboard.domain.claims import Protocol, check_claims
+from leaderboard.domain.metrics import metric, value_of
 from leaderboard.domain.plan import plan_diff
 from leaderboard.domain.recipe_format import format_override_file, format_rules_as_flags, imatrix_file_name
 from leaderboard.recipes.models import Recipe
@@ -39,7 +41,7 @@ def recipe_override_file(recipe: Recipe, *, with_header: bool = True) -> str:
             header.append(f"--output-tensor-type {recipe.output_tensor_type}")
         if recipe.token_embedding_type:
             header.append(f"--token-embedding-type {recipe.token_embedding_type}")
-        header.append("llama-quantize reads no comments: strip these lines (grep -v '^#') or use ?plain=1")
+        header.append("llama-quantize reads no comments: strip these lines (grep -v '^#'), or download without ?annotated=1")
         header += [c.lstrip("#").strip() for c in recipe.comments]
     return format_override_file(recipe.spec().rules, header=header)
 
@@ -75,3 +77,14 @@ def stock_counterpart(recipe: Recipe) -> Recipe | None:
     return (Recipe.objects.filter(base_model=recipe.base_model, ftype=recipe.ftype, rules=[], output_tensor_type="",
                                   token_embedding_type="", imatrix_sha256="", plan_status=Recipe.PlanStatus.READY)
             .first())
+
+
+def recipe_claims(recipe: Recipe, primary, runs) -> list:
+    """The submitter's claims beside the standing on the recipe's main profile (the one with most runs)."""
+    profile, standing = primary
+    representative = next((r for r in runs if r.pk == standing.representative_run_id), None)
+    stat_errors = {key: value_of(representative.metrics, metric(key).err_key)
+                   for key in standing.values if representative and metric(key).err_key}
+    return check_claims(recipe.claimed_metrics, values=standing.values, errors=standing.errors,
+                        stat_errors=stat_errors,
+                        protocol=Protocol(model=recipe.base_model.name, n_ctx=profile.n_ctx, corpus=profile.corpus.name))

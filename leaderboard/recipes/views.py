@@ -1,14 +1,19 @@
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from leaderboard.basemodels.models import EvalCorpus
+from leaderboard.domain.plan_check import group_warnings
 from leaderboard.domain.recipe_format import imatrix_file_name
 from leaderboard.recipes import selectors, services
 from leaderboard.recipes.forms import RecipeForm
 from leaderboard.recipes.models import Recipe
 from leaderboard.runs import selectors as run_selectors
 from leaderboard.runs import services as run_services
+
+
+STANDING_COLUMNS = ("kld_mean", "ppl_ratio", "same_top_p", "rms_dp", "kld_p99", "ppl")
 
 
 def recipe_list(request):
@@ -29,22 +34,34 @@ def recipe_detail(request, pk: int):
     recipe = get_object_or_404(Recipe.objects.select_related("base_model__architecture", "submitter"), pk=pk)
     plan = recipe.resolved_plan
     runs = list(run_selectors.runs_of_recipe(recipe))
+    standings = run_selectors.recipe_standings(recipe)
+    primary = standings[0] if standings else None
     return render(request, "recipes/detail.html", {
         "stock": selectors.recipe_stock_comparison(recipe),
         "recipe": recipe,
         "plan": plan,
+        "warnings": group_warnings(recipe.plan_warnings),
         "types_summary": plan.types_summary() if plan else {},
         "command": selectors.recipe_quantize_command(recipe),
         "runs": runs,
         "runs_active": any(not run.is_final for run in runs),
-        "agreement": run_selectors.reproduction_summary(recipe),
+        "standings": standings,
+        "verified": any(s.verified for _, s in standings),
+        "claims": selectors.recipe_claims(recipe, primary, runs) if primary and recipe.claimed_metrics else [],
+        "compare_with": [r for r in run_selectors.recipes_measured_on(primary[0], recipe.base_model) if r[0] != recipe.pk]
+        if primary else [],
+        "primary_profile": primary[0] if primary else None,
+        "standing_keys": STANDING_COLUMNS,
+        "corpora": EvalCorpus.objects.filter(enabled=True).order_by("-is_default", "name"),
         "duplicate": request.GET.get("duplicate") == "1",
     })
 
 
 def recipe_override_file(request, pk: int):
     recipe = get_object_or_404(Recipe.objects.select_related("base_model"), pk=pk)
-    text = selectors.recipe_override_file(recipe, with_header=request.GET.get("plain") != "1")
+    # The default loads in llama-quantize --tensor-type-file as is (it has no comment syntax); ?annotated=1 adds
+    # the recipe, base and sha256 as comments for the record.
+    text = selectors.recipe_override_file(recipe, with_header=request.GET.get("annotated") == "1")
     response = HttpResponse(text, content_type="text/plain; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="recipe-{recipe.pk}-overrides.txt"'
     return response
@@ -65,9 +82,12 @@ def recipe_command(request, pk: int):
 @login_required
 @require_POST
 def recipe_reproduce(request, pk: int):
-    recipe = get_object_or_404(Recipe, pk=pk)
+    recipe = get_object_or_404(Recipe.objects.select_related("base_model"), pk=pk)
+    corpus = EvalCorpus.objects.filter(pk=request.POST["corpus"]).first() if request.POST.get("corpus", "").isdigit() else None
     try:
-        run = run_services.run_request(recipe=recipe, user=request.user)
+        run = run_services.run_request(recipe=recipe, user=request.user, corpus=corpus)
     except run_services.NoCorpus as exc:
         raise Http404(str(exc))
+    except run_services.NotReproducible as exc:
+        return HttpResponseBadRequest(str(exc))
     return redirect(run.get_absolute_url())

@@ -4,7 +4,48 @@ from django.urls import reverse
 
 from leaderboard.basemodels.models import EvalCorpus
 from leaderboard.domain import run_states
+from leaderboard.domain.profile import ProfileKey
 from leaderboard.recipes.models import Recipe
+
+
+class MeasurementProfile(models.Model):
+    """How a number was measured (domain/profile.py): only numbers of one profile are ever compared."""
+
+    corpus = models.ForeignKey(EvalCorpus, on_delete=models.PROTECT, related_name="profiles")
+    corpus_sha256 = models.CharField(max_length=64)
+    n_ctx = models.PositiveIntegerField()
+    n_chunks = models.PositiveIntegerField()
+    backend = models.CharField(max_length=32, help_text="the backend class that ran the matmuls: cpu, cuda, metal …")
+    build_family = models.CharField(max_length=300, help_text="the llama.cpp build whose arithmetic made the numbers")
+    digest = models.CharField(max_length=32, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["pk"]
+
+    def key(self) -> ProfileKey:
+        return ProfileKey(self.corpus_sha256, self.n_ctx, self.n_chunks, self.backend, self.build_family)
+
+    @property
+    def label(self) -> str:
+        return self.key().label(self.corpus.name)
+
+    @property
+    def short_label(self) -> str:
+        return f"{self.corpus.name} · {self.n_chunks}×{self.n_ctx} · {self.backend}"
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class TokenArtifact(models.Model):
+    """A run's per-token KLD, NLL, Δp and top-token agreement (domain/paired.pack), stored by sha256:
+    identical measurements share one row. About 12 bytes per scored token before compression."""
+
+    sha256 = models.CharField(max_length=64, primary_key=True)
+    data = models.BinaryField()
+    n_tokens = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
 
 
 class Run(models.Model):
@@ -14,6 +55,9 @@ class Run(models.Model):
 
     recipe = models.ForeignKey(Recipe, on_delete=models.CASCADE, related_name="runs")
     corpus = models.ForeignKey(EvalCorpus, on_delete=models.PROTECT, related_name="runs")
+    profile = models.ForeignKey(MeasurementProfile, on_delete=models.PROTECT, null=True, blank=True,
+                                related_name="runs", help_text="set once the worker knows its backend and build")
+    tokens = models.ForeignKey(TokenArtifact, on_delete=models.PROTECT, null=True, blank=True, related_name="runs")
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True)
     state = models.CharField(max_length=12, choices=STATE_CHOICES, default=run_states.QUEUED, db_index=True)
     progress = models.FloatField(default=0.0, help_text="0..1 within the current phase")
@@ -37,6 +81,7 @@ class Run(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["profile", "state"], name="run_profile_state")]
 
     def __str__(self) -> str:
         return f"run {self.pk} of recipe {self.recipe_id}: {self.state}"

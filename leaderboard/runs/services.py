@@ -6,6 +6,7 @@ it learns it lost the run and stops. So no run is finished twice.
 """
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import timedelta
 
@@ -17,9 +18,11 @@ from django.utils import timezone
 
 from leaderboard import dispatch
 from leaderboard.basemodels.models import EvalCorpus
-from leaderboard.domain import run_states
+from leaderboard.domain import paired, run_states
+from leaderboard.domain.paired import TokenArrays
+from leaderboard.domain.profile import profile_key
 from leaderboard.recipes.models import Recipe
-from leaderboard.runs.models import Run
+from leaderboard.runs.models import MeasurementProfile, Run, TokenArtifact
 
 
 class RunLost(Exception):
@@ -30,14 +33,24 @@ class NoCorpus(Exception):
     pass
 
 
+class NotReproducible(Exception):
+    """The request cannot be honoured as asked (a base model awaiting approval, a corpus not offered)."""
+
+
 def default_corpus() -> EvalCorpus:
-    corpus = EvalCorpus.objects.filter(is_default=True).first() or EvalCorpus.objects.first()
+    corpus = (EvalCorpus.objects.filter(is_default=True).first()
+              or EvalCorpus.objects.filter(enabled=True).first() or EvalCorpus.objects.first())
     if corpus is None:
         raise NoCorpus("no evaluation corpus is registered (manage.py register_corpus)")
     return corpus
 
 
 def run_request(*, recipe: Recipe, user=None, corpus: EvalCorpus | None = None) -> Run:
+    """Queue a reproduction on the default corpus, or on another one the admin enabled."""
+    if not recipe.base_model.approved:
+        raise NotReproducible(f"base model {recipe.base_model.name} waits for a moderator's approval")
+    if corpus is not None and not (corpus.enabled or corpus.is_default):
+        raise NotReproducible(f"evaluation profile '{corpus.name}' is not offered for reproductions")
     with transaction.atomic():
         run = Run.objects.create(recipe=recipe, corpus=corpus or default_corpus(), requested_by=user,
                                  heartbeat_at=timezone.now())
@@ -70,6 +83,24 @@ def run_advance(*, run_id: int, token: uuid.UUID, from_state: str, **fields) -> 
     if not _owned(run_id, token, from_state).update(state=to_state, progress=0.0, heartbeat_at=now, **fields):
         raise RunLost(run_id)
     return to_state
+
+
+def profile_for(*, corpus: EvalCorpus, build: dict, hardware: dict) -> MeasurementProfile:
+    """The measurement profile of a run on this corpus, build and backend (created on first use)."""
+    key = profile_key(corpus_sha256=corpus.sha256, n_ctx=corpus.n_ctx, n_chunks=corpus.n_chunks, build=build,
+                      hardware=hardware)
+    profile, _ = MeasurementProfile.objects.get_or_create(
+        digest=key.digest, defaults=dict(corpus=corpus, corpus_sha256=key.corpus_sha256, n_ctx=key.n_ctx,
+                                         n_chunks=key.n_chunks, backend=key.backend, build_family=key.build_family))
+    return profile
+
+
+def token_artifact_store(arrays: TokenArrays) -> TokenArtifact:
+    """Store per-token arrays by content: the same measurement made twice is one row."""
+    data = paired.pack(arrays)
+    artifact, _ = TokenArtifact.objects.get_or_create(
+        sha256=hashlib.sha256(data).hexdigest(), defaults={"data": data, "n_tokens": int(arrays.kld.size)})
+    return artifact
 
 
 def run_heartbeat(*, run_id: int, token: uuid.UUID, progress: float) -> None:

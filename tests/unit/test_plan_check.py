@@ -95,3 +95,18 @@ def test_overrides_on_an_unquantized_file_type_say_llama_cpp_ignores_them():
     plan = _plan(_t("blk.0.ffn_down.weight", "f16", ncols=2048))
     warnings = check_plan(plan, parse_recipe("ffn_down=q4_0"), base_ftype="F16")
     assert [w.kind for w in warnings] == ["not_applied"] and "ignores --tensor-type" in warnings[0].message
+
+
+def test_per_tensor_warnings_of_one_rule_are_grouped():
+    from leaderboard.domain.plan_check import group_warnings
+
+    same = "requested q2_K, got q4_0 — its rows have 640 columns, not a multiple of the q2_K block size"
+    warnings = [
+        {"kind": "fallback", "line": 2, "message": f"blk.11.ffn_gate.weight: {same}", "tensors": ["blk.11.ffn_gate.weight"]},
+        {"kind": "fallback", "line": 2, "message": f"blk.13.ffn_gate.weight: {same}", "tensors": ["blk.13.ffn_gate.weight"]},
+        {"kind": "no_match", "line": 4, "message": "matches no tensor", "tensors": []},
+    ]
+    grouped = group_warnings(warnings)
+    assert len(grouped) == 2
+    assert grouped[0]["tensors"] == ["blk.11.ffn_gate.weight", "blk.13.ffn_gate.weight"] and grouped[0]["detail"] == same
+    assert grouped[1]["detail"] == "matches no tensor" and not grouped[1]["per_tensor"]

@@ -10,6 +10,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from leaderboard.domain import run_states
+from leaderboard.domain.paired import unpack
 from leaderboard.recipes.models import Recipe
 from leaderboard.runs import services
 from leaderboard.runs.models import Run
@@ -46,14 +47,25 @@ def test_a_run_is_made_measured_and_counted(celery_worker, alice, base_model, co
     for key in ("ppl", "kld_mean", "kld_median", "kld_p99", "same_top_p", "rms_dp", "ln_ratio_mean"):
         assert key in run.metrics
     assert run.metrics["kld_mean"] > 0 and 0 <= run.metrics["same_top_p"] <= 100
+    # the run knows how it was measured, and kept its per-token arrays for paired comparisons
+    assert run.profile.backend == "cpu" and run.profile.corpus_sha256 == corpus.sha256
+    assert (run.profile.n_ctx, run.profile.n_chunks) == (corpus.n_ctx, corpus.n_chunks)
+    arrays = unpack(bytes(run.tokens.data))
+    assert arrays.n_chunks == run.metrics["n_chunks"] and arrays.kld.size == run.metrics["n_tokens"]
+    assert float(arrays.kld.mean()) == pytest.approx(run.metrics["kld_mean"], rel=1e-5)
+    first = client.get(f"/api/recipes/{recipe_id}/runs/").json()["reproductions"]
+    assert first[0]["n_runs"] == 1 and first[0]["bit_identical"] is None and not first[0]["verified"]
 
-    # a second reproduction on the same machine makes the same bytes
+    # a second reproduction on the same machine makes the same bytes: now it is verified
     second = client.post(f"/api/recipes/{recipe_id}/runs/").json()["id"]
     again = wait_for(lambda: _final(second), timeout=120)
-    assert again.output_sha256 == run.output_sha256
-    listing = client.get(f"/api/recipes/{recipe_id}/runs/").json()
-    assert listing["reproductions"]["n_done"] == 2
-    assert listing["reproductions"]["n_identical"] == 2 and listing["reproductions"]["n_agreeing"] == 2
+    assert again.output_sha256 == run.output_sha256 and again.profile_id == run.profile_id
+    assert again.tokens_id == run.tokens_id  # the same measurement, stored once
+    [standing] = client.get(f"/api/recipes/{recipe_id}/runs/").json()["reproductions"]
+    assert standing["profile"]["id"] == run.profile_id and standing["n_runs"] == 2
+    assert standing["bit_identical"] == [2, 2] and standing["n_agreeing"] == 2 and standing["verified"]
+    board = client.get(f"/api/leaderboard/?base_model={base_model.name}").json()
+    assert [(r["recipe_id"], r["n_runs"], r["verified"]) for r in board["results"]] == [(recipe_id, 2, True)]
     detail = client.get(f"/api/runs/{run_id}/").json()
     assert detail["metrics"]["kld_mean"] == run.metrics["kld_mean"] and "log" in detail
 

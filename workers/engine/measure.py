@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from leaderboard.domain.kld_stats import kld_stats
+from leaderboard.domain.paired import TokenArrays
 from workers.engine import teacher as teacher_cache
 from workers.engine.llamacpp.decode import Model
 
@@ -78,9 +79,10 @@ def score_rows(x: np.ndarray, t: teacher_cache.Teacher, row0: int, targets: np.n
 
 
 def measure_quant(quant_path: Path, teacher_path: Path, *, n_threads: int, n_gpu_layers: int,
-                  progress: Callable[[float], None] | None = None) -> dict:
+                  progress: Callable[[float], None] | None = None,
+                  on_tokens: Callable[[TokenArrays], None] | None = None) -> dict:
     """One pass of the quant over the teacher's chunks: the kld_stats dict plus n_ctx, n_chunks,
-    teacher_bytes and seconds."""
+    teacher_bytes and seconds. on_tokens receives the per-token arrays (for paired comparisons)."""
     started = time.monotonic()
     t = teacher_cache.load(Path(teacher_path))
     targets = t.targets()
@@ -109,6 +111,9 @@ def measure_quant(quant_path: Path, teacher_path: Path, *, n_threads: int, n_gpu
             model.decode_chunks(t.tokens, on_logits)
 
     stats = kld_stats(nll=nll, nll_base=t.nll_base, kld=kld, same_top=same_top)
+    if on_tokens:
+        on_tokens(TokenArrays(kld=kld, nll=nll, same_top=same_top, dp=np.exp(-nll) - np.exp(-t.nll_base),
+                              n_chunks=t.n_chunks))
     stats.update(n_ctx=t.n_ctx, n_chunks=t.n_chunks, n_chunks_requested=int(t.header["n_chunks_requested"]),
                  teacher_bytes=Path(teacher_path).stat().st_size, seconds=time.monotonic() - started)
     return stats

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class FrontiersConfig(AppConfig):
+    name = "leaderboard.frontiers"
+    verbose_name = "Frontiers"
