@@ -2,6 +2,10 @@
 and a real Celery worker on the real Redis broker."""
 from __future__ import annotations
 
+import http.server
+import ssl
+import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -121,3 +125,23 @@ def smollm2_f16() -> Path:
     from workers.engine.packaged_bases import f16_base
 
     return f16_base("smollm2-135m", REPO / "var" / "test" / "smollm2")
+
+
+@pytest.fixture
+def https_server(tmp_path, monkeypatch):
+    """A real HTTPS server on loopback with a self-signed certificate the client is told to trust."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+    served = tmp_path / "www"
+    served.mkdir()
+    handler = lambda *a, **kw: http.server.SimpleHTTPRequestHandler(*a, directory=str(served), **kw)  # noqa: E731
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    yield served, f"https://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
