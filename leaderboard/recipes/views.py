@@ -36,8 +36,17 @@ def recipe_detail(request, pk: int):
     runs = list(run_selectors.runs_of_recipe(recipe))
     standings = run_selectors.recipe_standings(recipe)
     primary = standings[0] if standings else None
+    stock = selectors.recipe_stock_comparison(recipe)
+    same_as_stock = bool(stock and not stock["changes"] and stock["delta_bytes"] == 0)
+    # A recipe that makes the stock file has the stock file's numbers: its claims are judged against them.
+    measured_by = stock["stock"] if same_as_stock and primary is None else recipe
+    claim_standings = standings if measured_by is recipe else run_selectors.recipe_standings(measured_by)
+    claim_runs = runs if measured_by is recipe else list(run_selectors.runs_of_recipe(measured_by))
     return render(request, "recipes/detail.html", {
-        "stock": selectors.recipe_stock_comparison(recipe),
+        "stock": stock,
+        "same_as_stock": same_as_stock,
+        "claims_measured_by": measured_by,
+        "claims_profile": claim_standings[0][0] if claim_standings else None,
         "recipe": recipe,
         "plan": plan,
         "warnings": group_warnings(recipe.plan_warnings),
@@ -47,7 +56,8 @@ def recipe_detail(request, pk: int):
         "runs_active": any(not run.is_final for run in runs),
         "standings": standings,
         "verified": any(s.verified for _, s in standings),
-        "claims": selectors.recipe_claims(recipe, primary, runs) if primary and recipe.claimed_metrics else [],
+        "claims": selectors.recipe_claims(recipe, claim_standings[0], claim_runs)
+        if claim_standings and recipe.claimed_metrics else [],
         "compare_with": [r for r in run_selectors.recipes_measured_on(primary[0], recipe.base_model) if r[0] != recipe.pk]
         if primary else [],
         "primary_profile": primary[0] if primary else None,
