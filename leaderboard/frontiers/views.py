@@ -55,7 +55,7 @@ def frontier_table(request, kind: str, pk: int):
     context = _context(request, scope)
     context["page"] = Paginator(context["query"].rows, TABLE_PAGE_SIZE).get_page(request.GET.get("page"))
     context["kind"], context["pk"] = kind, pk
-    context["sort_columns"] = TABLE_SORT_COLUMNS
+    context["sort_columns"], context["sort"] = TABLE_SORT_COLUMNS, request.GET.get("sort", "")
     return render(request, "frontiers/table.html", context, status=400 if context["query"].errors else 200)
 
 
