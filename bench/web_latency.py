@@ -130,9 +130,10 @@ def main() -> int:
         reset_queries()  # a request empties the query log: a log left from before would hide its queries
         with CaptureQueriesContext(connection) as queries:
             get(client, url)
+        n_queries = len(queries.captured_queries)  # read now: it is sliced from a log the next request empties
         times = [get(client, url) for _ in range(args.requests)]
         p50, p95 = np.percentile(times, [50, 95])
-        rows.append((name, url, cold, p50, p95, len(queries.captured_queries)))
+        rows.append((name, url, cold, p50, p95, n_queries))
         log(f"{name}: p50 {p50:.0f} ms, p95 {p95:.0f} ms")
         if args.profile:
             profiler = cProfile.Profile()
