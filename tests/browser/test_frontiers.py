@@ -64,28 +64,29 @@ OVERFLOW_JS = """() => {
 }"""
 
 
-def _reproduce(alice, bob, base_model, narrow_model) -> dict[str, list]:
+def _reproduce(alice, bob) -> tuple[dict[str, list], set[int]]:
     """Submit RECIPES and have the worker reproduce them: one run each first, then the second runs (a second
-    request for a recipe waits until its first run is final). Returns recipes per base model name."""
+    request for a recipe waits until its first run is final). Returns the recipes per base model name and the
+    ids of those reproduced twice."""
     from leaderboard.recipes.services import recipe_submit
     from leaderboard.recipes.validation import clean_submission
     from leaderboard.runs.services import run_request
 
-    made, second = {}, []
+    made, twice = {}, set()
     for n, (model, ftype, title, rules, method, runs) in enumerate(RECIPES):
         submission = clean_submission({"base_model": model, "ftype": ftype, "title": title, "rules": rules,
                                        "method": method}, {})
         recipe, _ = recipe_submit(user=(alice, bob)[n % 2], submission=submission)
-        recipe.wanted_runs = runs
         made.setdefault(model, []).append(recipe)
-        second += [recipe] * (runs - 1)
-    for wave in ([r for rs in made.values() for r in rs], second):
+        if runs == 2:
+            twice.add(recipe.pk)
+    for wave in ([r for rs in made.values() for r in rs], [r for rs in made.values() for r in rs if r.pk in twice]):
         ids = [run_request(recipe=r, user=(alice, bob)[n % 2]).pk for n, r in enumerate(wave)]
         wait_for(lambda: not Run.objects.filter(pk__in=ids).exclude(state__in=run_states.FINAL_STATES).exists(),
                  timeout=300, interval=0.5)
         failed = list(Run.objects.filter(pk__in=ids, state=run_states.FAILED).values_list("pk", "error"))
         assert not failed, failed
-    return made
+    return made, twice
 
 
 def _size(recipe) -> int:
@@ -126,7 +127,7 @@ def test_each_architecture_shows_its_frontier_and_answers_a_budget(
         page, shot, browser, live_server, celery_worker, alice, bob, base_model, narrow_model, corpus, settings,
         tmp_path):
     settings.TEACHER_CACHE = tmp_path / "teachers"
-    made = _reproduce(alice, bob, base_model, narrow_model)
+    made, twice = _reproduce(alice, bob)
     phone_context, phone = _phone_page(browser, live_server)
 
     for model in (base_model, narrow_model):
@@ -137,7 +138,7 @@ def test_each_architecture_shows_its_frontier_and_answers_a_budget(
         shot(page, f"frontier-{model.name}-desktop")
 
         # a real click on the point of the recipe with most runs opens that recipe
-        target = max(recipes, key=lambda r: (r.wanted_runs, r.pk))
+        target = max(recipes, key=lambda r: (r.pk in twice, r.pk))
         point = next(p for p in points if p["recipe"] == target.pk)
         page.mouse.move(point["x"], point["y"])
         page.mouse.click(point["x"], point["y"])
@@ -145,7 +146,7 @@ def test_each_architecture_shows_its_frontier_and_answers_a_budget(
         assert page.locator("#download-verified").count() == 1  # two agreeing, bit-identical runs
 
         # budget: just under the smallest verified recipe that is bigger than the best fitting one
-        verified = sorted((r for r in recipes if r.wanted_runs >= 2), key=_size)
+        verified = sorted((r for r in recipes if r.pk in twice), key=_size)
         expected = verified[0]
         ceiling = _size(verified[1]) if len(verified) > 1 else _size(expected) * 2
         budget = round((_size(expected) + ceiling) / 2 / GIB, 6)
