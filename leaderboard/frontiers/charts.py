@@ -3,9 +3,10 @@ that static/ serves). It is built from a selectors.Frontier and nothing else."""
 from __future__ import annotations
 
 import plotly.graph_objects as go
+from django.core.cache import cache
 from django.urls import reverse
 
-from leaderboard.frontiers.selectors import GIB, Frontier, Point
+from leaderboard.frontiers.selectors import FRONTIER_CACHE_SECONDS, GIB, Frontier, Point
 
 # A log axis cannot show 0 or a negative estimate (the sampled tail can dip just below 0 for a near-perfect
 # quant): such points sit on this floor and say "below the noise floor" when hovered.
@@ -95,5 +96,12 @@ def frontier_figure(f: Frontier) -> go.Figure:
 
 
 def frontier_json(f: Frontier) -> str:
-    """The figure as JSON for a <script type="application/json"> block (plotly's encoder, '<' escaped)."""
-    return frontier_figure(f).to_json().replace("<", "\\u003c")
+    """The figure as JSON for a <script type="application/json"> block (plotly's encoder, '<' escaped),
+    cached with the frontier it draws."""
+    key = f"{f.version}:figure" if f.version else None
+    text = cache.get(key) if key else None
+    if text is None:
+        text = frontier_figure(f).to_json().replace("<", "\\u003c")
+        if key:
+            cache.set(key, text, FRONTIER_CACHE_SECONDS)
+    return text

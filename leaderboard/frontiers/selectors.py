@@ -2,11 +2,12 @@
 measurement profile, summarised per recipe, in a fixed number of queries whatever the number of runs."""
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.core.cache import cache
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
 
 from leaderboard.basemodels.models import Architecture, BaseModel
 from leaderboard.domain import paired, run_states
@@ -20,6 +21,9 @@ from leaderboard.runs.models import MeasurementProfile, Run, TokenArtifact
 from leaderboard.runs.selectors import finished_results, standing_keys, verified_policy
 
 GIB = 1024 ** 3
+# A computed frontier is reused until a finished run is added to or removed from what it summarises (its
+# version says so); the time limit only bounds how long an edited recipe title or submitter may show unchanged.
+FRONTIER_CACHE_SECONDS = 600
 # Which paired statistic answers "is this point really better" for a chart metric.
 PAIRED_FOR = {"kld_mean": "kld_mean", "ppl_ratio": "ln_ppl", "ppl": "ln_ppl", "same_top_p": "same_top_p",
               "rms_dp": "rms_dp"}
@@ -90,6 +94,7 @@ class Frontier:
     frontier_ids: list[int] = field(default_factory=list)
     noise_floor: dict | None = None
     suites: list[str] = field(default_factory=list)
+    version: str | None = None  # cache key of this computation (None when nothing was computed)
 
     @property
     def metric(self):
@@ -120,10 +125,27 @@ def frontier(scope: Scope, profile: MeasurementProfile | None, metric_key: str =
              recipes: QuerySet[Recipe] | None = None) -> Frontier:
     """Every reproduced recipe of the scope on the profile (optionally only those of `recipes`), its
     standing, the frontier for metric_key, and which frontier points are within noise of the next smaller one."""
-    result = Frontier(scope=scope, profile=profile, metric_key=metric_key)
     if profile is None:
-        return result
+        return Frontier(scope=scope, profile=profile, metric_key=metric_key)
     runs = Run.objects.filter(profile=profile, recipe__in=recipes if recipes is not None else scope.recipes())
+    key = _frontier_key(runs, metric_key)
+    result = cache.get(key)
+    if result is None:
+        result = _compute_frontier(Frontier(scope=scope, profile=profile, metric_key=metric_key, version=key), runs)
+        cache.set(key, result, FRONTIER_CACHE_SECONDS)
+    result.scope, result.profile = scope, profile
+    return result
+
+
+def _frontier_key(runs: QuerySet[Run], metric_key: str) -> str:
+    """Which runs are summarised (the query) and which finished runs they are now (count, newest id and time):
+    one aggregate query, so a run finished by any worker or web process shows on the next request."""
+    done = runs.filter(state=run_states.DONE).aggregate(n=Count("pk"), newest=Max("pk"), last=Max("finished_at"))
+    text = f"{runs.query}|{metric_key}|{done['n']}|{done['newest']}|{done['last']}"
+    return "frontier:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def _compute_frontier(result: Frontier, runs: QuerySet[Run]) -> Frontier:
     by_recipe = {recipe_id: runs for (_, recipe_id), runs in finished_results(runs).items()}
     keys = standing_keys([r for runs in by_recipe.values() for r, _ in runs])
     suites = [k.split(":", 1)[1] for k in keys if k.startswith("bench:")]

@@ -12,6 +12,9 @@ from leaderboard.frontiers.forms import FrontierQueryForm
 from leaderboard.recipes.models import Recipe
 
 TABLE_PAGE_SIZE = 50
+# The table's sortable columns, in the order _rows.html draws its cells (keys of selectors.SORT_KEYS).
+TABLE_SORT_COLUMNS = (("title", "recipe"), ("size", "size"), ("bpw", "bpw"), ("kld", "mean KLD"),
+                      ("runs", "reproductions"), ("date", "date"))
 
 
 def _scope(kind: str, pk: int) -> selectors.Scope:
@@ -52,6 +55,7 @@ def frontier_table(request, kind: str, pk: int):
     context = _context(request, scope)
     context["page"] = Paginator(context["query"].rows, TABLE_PAGE_SIZE).get_page(request.GET.get("page"))
     context["kind"], context["pk"] = kind, pk
+    context["sort_columns"], context["sort"] = TABLE_SORT_COLUMNS, request.GET.get("sort", "")
     return render(request, "frontiers/table.html", context, status=400 if context["query"].errors else 200)
 
 

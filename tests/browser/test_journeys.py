@@ -83,12 +83,11 @@ def test_a_visitor_registers_submits_a_recipe_fixes_a_mistake_and_sees_the_fallb
     assert page.locator("#plan tr.fallback").count() >= 1
     shot(page, "04-recipe-ready-fallback")
 
-    with page.expect_download() as info:
-        page.click("text=Download override file")
-    download = info.value
-    assert download.suggested_filename == f"recipe-{pk}-overrides.txt"
-    content = open(download.path(), encoding="utf-8").read()
-    assert "blk\\.1\\.ffn_gate=q2_K" in content.splitlines(), content
+    # nothing reproduced yet: the page offers no "verified" download, and says why
+    assert page.locator("#download-verified").count() == 0
+    assert "once the recipe is verified" in page.locator("#download-pending").inner_text()
+    # what llama-quantize will be given is shown meanwhile, with the rule as normalized on submission
+    assert "blk\\.1\\.ffn_gate=q2_K" in page.locator("pre.command").inner_text()
 
 
 def test_a_user_requests_a_reproduction_and_follows_it_to_done(
@@ -140,11 +139,34 @@ def test_a_user_requests_a_reproduction_and_follows_it_to_done(
 
     page.click(f"h1 >> text=#{recipe.pk}")
     page.wait_for_url(f"**/recipes/{recipe.pk}/")
-    line = page.locator("section.runs p").first.inner_text()
-    assert "1 finished; 1 made a bit-identical file" in line, line
-    row = page.locator("section.runs tbody tr").first
-    assert row.locator("td.state-done").inner_text() == "done"
+    line = page.locator("section.runs .standing p").first.inner_text()
+    assert "1 finished run," in line and "no two runs of one build and platform to compare bytes yet" in line, line
+    assert page.locator("section.runs td.state-done").count() == 1
+    # one run is not enough: the download waits for a second, agreeing reproduction
+    assert page.locator("#download-verified").count() == 0
+    assert "1 of the 2 reproductions needed" in page.locator("#download-pending").inner_text()
     shot(page, "08-recipe-reproduced")
+
+    # a second reproduction makes the same file and agrees: the recipe is verified
+    page.click("text=Request a reproduction")
+    page.wait_for_url(re.compile(r".*/runs/\d+/$"))
+    page.wait_for_selector("#run-status[data-state=done], #run-status[data-state=failed]", timeout=120_000)
+    assert page.locator("#run-status").get_attribute("data-state") == "done"
+    page.goto(f"/recipes/{recipe.pk}/")
+    line = page.locator("section.runs .standing p").first.inner_text()
+    assert "2 finished runs," in line and "2 of 2 made a bit-identical file" in line, line
+    assert "verified on this profile" in line, line
+    shot(page, "08b-recipe-verified")
+
+    # the verified download is the plain file llama-quantize --tensor-type-file loads; the annotated copy has comments
+    with page.expect_download() as info:
+        page.click("#download-verified")
+    download = info.value
+    assert download.suggested_filename == f"recipe-{recipe.pk}-overrides.txt"
+    content = open(download.path(), encoding="utf-8").read()
+    assert content.splitlines() == ["blk\\.1\\.ffn_down=q2_K"], content
+    annotated = page.request.get(page.locator("a", has_text="annotated copy").get_attribute("href")).text()
+    assert annotated.startswith("#") and "blk\\.1\\.ffn_down=q2_K" in annotated.splitlines(), annotated
 
 
 def test_the_recipe_list_base_model_page_and_home_render(page, shot, alice, base_model, narrow_model):
@@ -158,6 +180,7 @@ def test_the_recipe_list_base_model_page_and_home_render(page, shot, alice, base
     wide = home_models.filter(has=page.locator("a", has_text="tiny-wide"))
     assert wide.count() == 1
     assert "256" in wide.inner_text()
+    assert wide.locator("td").nth(2).inner_text() == "1"  # its recipes
     shot(page, "09-home")
 
     page.click("header nav >> text=Recipes")
@@ -171,10 +194,11 @@ def test_the_recipe_list_base_model_page_and_home_render(page, shot, alice, base
     assert page.locator("h1").inner_text() == "tiny-wide"
     facts = page.locator("table.facts").inner_text()
     assert "256" in facts and "12" in facts
-    recipes = page.locator("table.recipes tbody tr")
-    assert recipes.count() == 1 and "plain Q4_0 on tiny-wide" in recipes.inner_text()
+    # its recipe is not reproduced yet: no chart, and the page says so
+    assert page.locator("#frontier-chart").count() == 0
+    assert "No recipe here has a finished reproduction" in page.locator("#frontier-empty").inner_text()
     shot(page, "11-base-model")
-    page.click("details summary")  # the tensor inventory opens
+    page.click("details:has(table.tensors) summary")  # the tensor inventory opens
     assert page.locator("table.tensors tbody tr").count() == len(base_model.tensors)
     assert page.locator("table.tensors").is_visible()
     shot(page, "12-base-model-inventory", full_page=False)
