@@ -10,7 +10,8 @@
       figure.layout.height = 380;
       figure.layout.margin = {l: 48, r: 6, t: 6, b: 40};
     }
-    Plotly.newPlot(box, figure.data, figure.layout, {responsive: true, displaylogo: false}).then(() => {
+    // On a phone the mode bar would cover the top of the plot (and its highest point).
+    Plotly.newPlot(box, figure.data, figure.layout, {responsive: true, displaylogo: false, displayModeBar: !narrow}).then(() => {
       box.dataset.drawn = "1";
     });
     box.on("plotly_click", (event) => {

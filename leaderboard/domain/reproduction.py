@@ -48,7 +48,7 @@ class Standing:
     bpw: float
     values: dict = field(default_factory=dict)  # metric key -> median over runs
     spread: dict = field(default_factory=dict)  # metric key -> (min, max) over runs
-    errors: dict = field(default_factory=dict)  # metric key -> half the spread, or the statistic's ± for one run
+    errors: dict = field(default_factory=dict)  # metric key -> max(half the runs' spread, the statistic's ±)
     reason: str = ""  # why it is not verified
 
     def to_dict(self) -> dict:
@@ -100,11 +100,11 @@ def standing(results: list[RunResult], metric_keys: tuple[str, ...], policy: Ver
             continue
         values[key] = median(observed)
         spread[key] = (min(observed), max(observed))
-        if len(observed) > 1:
-            errors[key] = (spread[key][1] - spread[key][0]) / 2
-        else:
-            err_key = metric(key).err_key
-            errors[key] = value_of(results[0].metrics, err_key) if err_key else None
+        # Half the runs' spread, but never less than the statistic's own ± (runs of one file on one machine
+        # agree exactly: a zero spread says they reproduce, not that the estimate has no uncertainty).
+        err_key = metric(key).err_key
+        own = value_of(representative.metrics, err_key) if err_key else None
+        errors[key] = max((spread[key][1] - spread[key][0]) / 2, own or 0.0) if len(observed) > 1 or own else None
     n_agreeing = sum(1 for r in results if runs_agree(r.metrics, representative.metrics, policy.z))
     identical = bit_identity(results)
     reason = ""

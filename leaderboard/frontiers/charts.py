@@ -68,8 +68,10 @@ def frontier_figure(f: Frontier) -> go.Figure:
                              mode="lines", line={"shape": "hv" if m.lower_is_better else "vh",
                                                  "color": COLORS["frontier"], "width": 2},
                              hoverinfo="skip"))
-    fig.add_trace(_series(stock, f, "stock llama.cpp types (reference)",
+    fig.add_trace(_series([p for p in stock if p.standing.verified], f, "stock llama.cpp types (reference)",
                           {"symbol": "diamond", "size": 11, "color": COLORS["stock"]}))
+    fig.add_trace(_series([p for p in stock if not p.standing.verified], f, "stock types, not yet verified",
+                          {"symbol": "diamond-open", "size": 11, "color": COLORS["stock"], "line": {"width": 2}}))
     fig.add_trace(_series(verified, f, "verified recipes", {"symbol": "circle", "size": 11, "color": COLORS["verified"]}))
     fig.add_trace(_series(unverified, f, "not yet verified",
                           {"symbol": "circle-open", "size": 11, "color": COLORS["unverified"], "line": {"width": 2}}))
@@ -89,7 +91,7 @@ def frontier_figure(f: Frontier) -> go.Figure:
     fig.update_layout(
         margin={"l": 60, "r": 10, "t": 10, "b": 50}, hovermode="closest", template="plotly_white",
         legend={"orientation": "h", "y": -0.22, "x": 0}, height=480,
-        xaxis={"title": "file size (GiB)", "tickformat": ".3f"},
+        xaxis={"title": "file size (GiB)", "tickformat": ".4~g"},
         yaxis={"title": f"{m.label} ({'lower' if m.lower_is_better else 'higher'} is better)",
                "type": "log" if m.log_axis else "linear"})
     return fig

@@ -19,7 +19,7 @@ def test_one_run_is_not_verified_and_claims_no_bit_identity():
 def test_two_identical_runs_are_verified():
     s = standing([result(1), result(2)], KEYS)
     assert s.verified and s.bit_identical == (2, 2) and s.n_agreeing == 2
-    assert s.errors["kld_mean"] == 0.0
+    assert s.errors["kld_mean"] == 0.004  # no spread between them, but the estimate keeps its own ±
 
 
 def test_runs_agree_within_their_measured_noise_only():
@@ -48,3 +48,4 @@ def test_the_representative_is_the_median_run():
     s = standing([result(1, kld=0.20), result(2, kld=0.21), result(3, kld=0.205)], KEYS)
     assert s.representative_run_id == 3 and s.values["kld_mean"] == 0.205
     assert s.spread["kld_mean"] == (0.20, 0.21)
+    assert round(s.errors["kld_mean"], 9) == 0.005  # half the spread, more than the ±0.004
