@@ -24,6 +24,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+import workers  # noqa: E402,F401  loads llama.cpp before numpy (workers/engine/llamacpp/__init__.py)
+
 CACHE_ROOT = Path(os.environ.get("BENCH_CACHE", REPO_ROOT / "var" / "bench-cache"))
 MODELS_DIR = CACHE_ROOT / "models"
 CORPUS_DEFAULT = REPO_ROOT.parent / "shared" / "data" / "wikitext-2" / "wiki.test.raw"
