@@ -42,7 +42,11 @@ def test_a_run_is_made_measured_and_counted(celery_worker, alice, base_model, co
     assert len(run.output_sha256) == 64 and run.attempt == 1
     assert set(run.timings) == {"fetching", "quantizing", "measuring"}
     assert run.hardware["device"] == "cpu" and run.hardware["cpu"]
-    assert run.build["llama_cpp_python"]
+    assert run.build["llama_cpp_python"] and run.build["platform"] and run.build["build_family"]
+    assert run.hardware["backend"] == "cpu" and run.hardware["op_offload"] is False
+    assert set(run.metrics["noise_floor"]) == {"kld_mean", "kld_p99", "ln_ppl_ratio", "same_top_p"}
+    assert run.metrics["kld_split"]["total"] == run.metrics["kld_mean"]
+    assert run.metrics["kld_split"]["file"] > 0 and run.metrics["kld_split"]["arithmetic"] > 0
     for key in ("ppl", "kld_mean", "kld_median", "kld_p99", "same_top_p", "rms_dp", "ln_ratio_mean"):
         assert key in run.metrics
     assert run.metrics["kld_mean"] > 0 and 0 <= run.metrics["same_top_p"] <= 100
