@@ -1,8 +1,8 @@
 """The normaliser of logit rows, computed by ggml's own fused softmax kernel.
 
 libggml-cpu's `ggml_vec_soft_max_f32(n, y, x, max)` writes y = exp(x - max) and returns their sum in
-double, in one SIMD pass (ggml_v_expf: AVX-512/AVX2/NEON/SVE), about 4× numpy's float32 exp on this
-machine. y is a per-thread scratch row that stays in cache, so a logits row is read from memory once
+double, in one SIMD pass (ggml_v_expf: AVX-512/AVX2/NEON/SVE): 2.6 ms for 32 rows of 262,144 here,
+against 6.2 ms for numpy's subtract, exp and float32 sum passes. y is a per-thread scratch row that stays in cache, so a logits row is read from memory once
 and nothing is written back to llama.cpp's output buffer. ctypes releases the GIL for the call: threads
 score rows in parallel.
 """
