@@ -24,13 +24,20 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+import workers  # noqa: E402,F401  loads llama.cpp before numpy (workers/engine/llamacpp/__init__.py)
+
 CACHE_ROOT = Path(os.environ.get("BENCH_CACHE", REPO_ROOT / "var" / "bench-cache"))
 MODELS_DIR = CACHE_ROOT / "models"
 CORPUS_DEFAULT = REPO_ROOT.parent / "shared" / "data" / "wikitext-2" / "wiki.test.raw"
 
 N_CTX = 512
-N_CHUNKS = 8
+N_CHUNKS = int(os.environ.get("BENCH_CHUNKS", "8"))
 N_THREADS = 2
+# 0: everything on the CPU. A positive count (bench/gpu_check.py uses 99: every layer) puts both sides on the
+# GPU: native tools built with CUDA (in their own folder) and run with -ngl, ours with that n_gpu_layers.
+N_GPU_LAYERS = int(os.environ.get("BENCH_GPU_LAYERS", "0"))
+GPU_ARGS = ("-ngl", str(N_GPU_LAYERS)) if N_GPU_LAYERS else ()
+CUDA_FLAGS = ("-DGGML_CUDA=ON", f"-DCMAKE_CUDA_ARCHITECTURES={os.environ.get('BENCH_CUDA_ARCHITECTURES', 'native')}")
 
 NATIVE_TARGETS = ("llama-perplexity", "llama-quantize")
 CMAKE_FLAGS = (
@@ -91,7 +98,7 @@ def llama_cpp_python_version() -> str:
 
 
 def native_dir(version: str | None = None) -> Path:
-    return CACHE_ROOT / f"llama.cpp-{version or llama_cpp_python_version()}"
+    return CACHE_ROOT / f"llama.cpp-{version or llama_cpp_python_version()}{'-cuda' if N_GPU_LAYERS else ''}"
 
 
 def native_bin(name: str, version: str | None = None) -> Path:
@@ -126,7 +133,7 @@ def _fetch_sdist_source(version: str, dest: Path) -> Path:
 
 
 def ensure_native_build(version: str | None = None, jobs: int = 2) -> Path:
-    """Build llama-perplexity and llama-quantize once; return the bin/ folder holding them."""
+    """Build llama-perplexity and llama-quantize once (with CUDA when N_GPU_LAYERS); return their bin/ folder."""
     version = version or llama_cpp_python_version()
     dest = native_dir(version)
     bin_dir = dest / "bin"
@@ -138,7 +145,8 @@ def ensure_native_build(version: str | None = None, jobs: int = 2) -> Path:
     t0 = time.monotonic()
     log(f"building {', '.join(NATIVE_TARGETS)} from llama.cpp vendored in llama-cpp-python {version} ...")
     generator = ["-G", "Ninja"] if shutil.which("ninja") else []
-    subprocess.run(["cmake", "-S", str(src), "-B", str(build), *generator, *CMAKE_FLAGS],
+    flags = CMAKE_FLAGS + (CUDA_FLAGS if N_GPU_LAYERS else ())
+    subprocess.run(["cmake", "-S", str(src), "-B", str(build), *generator, *flags],
                    check=True, stdout=sys.stderr)
     subprocess.run(["cmake", "--build", str(build), "--config", "Release", "-j", str(jobs),
                     "--target", *NATIVE_TARGETS], check=True, stdout=sys.stderr)
@@ -218,13 +226,13 @@ def gemma_quant(name: str) -> Path:
 def native_kld_base(base: Path, corpus: Path, *, n_ctx: int = N_CTX, n_chunks: int = N_CHUNKS,
                     n_threads: int = N_THREADS) -> Path:
     """llama-perplexity's --kl-divergence-base file for (base, corpus, n_ctx, n_chunks); built once."""
-    tag = f"{cached_sha256(base)[:16]}-{cached_sha256(corpus)[:16]}-c{n_ctx}x{n_chunks}"
+    tag = f"{cached_sha256(base)[:16]}-{cached_sha256(corpus)[:16]}-c{n_ctx}x{n_chunks}" + (f"-ngl{N_GPU_LAYERS}" if N_GPU_LAYERS else "")
     dst = CACHE_ROOT / "kld-base" / f"{tag}.kld"
 
     def make(tmp: Path) -> None:
         log(f"native: writing KL-divergence base from {base.name} ({n_chunks} x {n_ctx}) ...")
         out = run_perplexity(["-m", str(base), "-f", str(corpus), "-c", str(n_ctx), "--chunks", str(n_chunks),
-                              "--kl-divergence-base", str(tmp), "-t", str(n_threads)])
+                              "--kl-divergence-base", str(tmp), "-t", str(n_threads), *GPU_ARGS])
         (dst.parent / f"{tag}.log").write_text(out)
 
     return _atomic_make(dst, make)
@@ -233,11 +241,11 @@ def native_kld_base(base: Path, corpus: Path, *, n_ctx: int = N_CTX, n_chunks: i
 def native_kld_command(quant: Path, kld_base: Path, *, n_ctx: int = N_CTX, n_chunks: int = N_CHUNKS,
                        n_threads: int = N_THREADS) -> list[str]:
     return [str(native_bin("llama-perplexity")), "-m", str(quant), "--kl-divergence-base", str(kld_base),
-            "--kl-divergence", "-c", str(n_ctx), "--chunks", str(n_chunks), "-t", str(n_threads)]
+            "--kl-divergence", "-c", str(n_ctx), "--chunks", str(n_chunks), "-t", str(n_threads), *GPU_ARGS]
 
 
 def run_perplexity(args: list[str]) -> str:
-    """Run native llama-perplexity (CPU only); return stdout+stderr, raise with the tail on failure."""
+    """Run native llama-perplexity; return stdout+stderr, raise with the tail on failure."""
     exe = native_bin("llama-perplexity")
     cmd = args if args and args[0] == str(exe) else [str(exe), *args]
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
@@ -307,13 +315,13 @@ def teacher(base: Path, corpus: Path, *, n_ctx: int = N_CTX, n_chunks: int = N_C
 
     return build_teacher(base, corpus, n_ctx=n_ctx, n_chunks=n_chunks, cache_dir=CACHE_ROOT / "teachers",
                          base_sha256=cached_sha256(base), corpus_sha256=cached_sha256(corpus),
-                         n_threads=n_threads, n_gpu_layers=0)
+                         n_threads=n_threads, n_gpu_layers=N_GPU_LAYERS)
 
 
 def ours_kld(quant: Path, teacher_path: Path, *, n_threads: int = N_THREADS) -> dict:
     from workers.engine.measure import measure_quant
 
-    return measure_quant(quant, teacher_path, n_threads=n_threads, n_gpu_layers=0)
+    return measure_quant(quant, teacher_path, n_threads=n_threads, n_gpu_layers=N_GPU_LAYERS)
 
 
 def _measure_child(quant: str, teacher_path: str, n_threads: str) -> None:
@@ -323,7 +331,7 @@ def _measure_child(quant: str, teacher_path: str, n_threads: str) -> None:
     from workers.engine.measure import measure_quant  # imports are not part of the timed phase
 
     t0 = time.perf_counter()
-    stats = measure_quant(Path(quant), Path(teacher_path), n_threads=int(n_threads), n_gpu_layers=0)
+    stats = measure_quant(Path(quant), Path(teacher_path), n_threads=int(n_threads), n_gpu_layers=N_GPU_LAYERS)
     seconds = time.perf_counter() - t0
     print(json.dumps({"seconds": seconds, "stats": stats}, default=float))
 

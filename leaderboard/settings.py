@@ -128,6 +128,9 @@ WORK_DIR = Path(env("WORK_DIR", str(VAR_DIR / "work")))
 N_THREADS = int(env("N_THREADS", str(os.cpu_count() or 1)))
 # -1 offloads every layer when llama-cpp-python was built with CUDA (CMAKE_ARGS="-DGGML_CUDA=on"); 0 keeps all on CPU.
 N_GPU_LAYERS = int(env("N_GPU_LAYERS", "-1"))
+# Split each run's KLD into what the file loses and what the backend's arithmetic loses (docs/metrics.md):
+# three more passes (the quant dequantized to F32: its teacher, its own measurement) per run.
+MEASURE_KLD_SPLIT = env("MEASURE_KLD_SPLIT", "1") == "1"
 RUN_HEARTBEAT_SECONDS = int(env("RUN_HEARTBEAT_SECONDS", "10"))
 RUN_STALLED_AFTER_SECONDS = int(env("RUN_STALLED_AFTER_SECONDS", "120"))
 RUN_RESEND_QUEUED_AFTER_SECONDS = int(env("RUN_RESEND_QUEUED_AFTER_SECONDS", "900"))

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import workers  # noqa: F401  before numpy (tests.tiny_model): a GPU build of llama.cpp needs that order
 from tests.tiny_model import write_tiny_llama
 
 REPO = Path(__file__).resolve().parent.parent

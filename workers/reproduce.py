@@ -125,9 +125,17 @@ def _pipeline(run: Run, token, beat: Heartbeat, out: Path, timings: dict) -> Non
         base_path, corpus_path, n_ctx=corpus.n_ctx, n_chunks=corpus.n_chunks, cache_dir=settings.TEACHER_CACHE,
         base_sha256=base.sha256, corpus_sha256=corpus.sha256, n_threads=n_threads, n_gpu_layers=n_gpu_layers,
         progress=lambda f: beat.set(f / 2))
+    floor = measure.noise_floor(base_path, teacher, n_threads=n_threads, n_gpu_layers=n_gpu_layers)
     per_token = []
-    metrics = measure.measure_quant(out, teacher, n_threads=n_threads, n_gpu_layers=n_gpu_layers,
-                                    progress=lambda f: beat.set(0.5 + f / 2), on_tokens=per_token.append)
+    if settings.MEASURE_KLD_SPLIT:
+        metrics, split = measure.kld_split(out, teacher, corpus_path, work_dir=out.parent, n_threads=n_threads,
+                                           n_gpu_layers=n_gpu_layers, progress=lambda f: beat.set(0.5 + f / 2),
+                                           on_tokens=per_token.append)
+        metrics["kld_split"] = split
+    else:
+        metrics = measure.measure_quant(out, teacher, n_threads=n_threads, n_gpu_layers=n_gpu_layers,
+                                        progress=lambda f: beat.set(0.5 + f / 2), on_tokens=per_token.append)
+    metrics["noise_floor"] = floor
     _phase(run.pk, token, beat, timings, run_states.MEASURING, t, metrics=metrics,
            tokens=services.token_artifact_store(per_token[0]))
 

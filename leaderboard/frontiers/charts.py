@@ -6,6 +6,7 @@ import plotly.graph_objects as go
 from django.core.cache import cache
 from django.urls import reverse
 
+from leaderboard.domain.divergence import BELOW_NOISE_FLOOR
 from leaderboard.frontiers.selectors import FRONTIER_CACHE_SECONDS, GIB, Frontier, Point
 
 # A log axis cannot show 0 or a negative estimate (the sampled tail can dip just below 0 for a near-perfect
@@ -23,7 +24,7 @@ def _hover(p: Point, f: Frontier) -> str:
     m = f.metric
     value, err = p.value(m.key), p.error(m.key)
     s = p.standing
-    shown = "below the noise floor" if value is not None and value <= 0 and m.log_axis else (
+    shown = BELOW_NOISE_FLOOR if value is not None and value < 0 and m.log_axis else (
         f"{_fmt(value, m.digits)}{' ± ' + _fmt(err, m.digits) if err else ''} {m.unit}".strip())
     identical = f"{s.bit_identical[0]} of {s.bit_identical[1]}" if s.bit_identical else "— (one run per build)"
     lines = [f"<b>#{p.recipe_id} {p.title}</b>", f"{p.base_model} · {p.ftype} · {p.method_label}",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 from tests.conftest import REPO, WIKITEXT
 from workers.engine import measure, teacher
 from workers.engine.llamacpp.decode import Model
+from workers.engine.llamacpp.system import build_info
 from workers.engine.llamacpp.quantize import QuantizeRequest, run_quantize
 
 N_CTX = 128
@@ -177,11 +179,64 @@ def test_a_corpus_too_short_for_two_contexts_is_refused(tiny_models, tmp_path):
 
 def test_the_teacher_key_names_every_input():
     a, b = "a" * 64, "b" * 64
-    keys = {measure.teacher_key(a, b, 512, 8), measure.teacher_key(b, a, 512, 8),
-            measure.teacher_key(a, b, 256, 8), measure.teacher_key(a, b, 512, 16)}
-    assert len(keys) == 4
+    cpu = {"backend": "cpu", "build_family": "llama-cpp-python 0.3.36 | CPU: AVX2"}
+    keys = {measure.teacher_key(a, b, 512, 8, **cpu), measure.teacher_key(b, a, 512, 8, **cpu),
+            measure.teacher_key(a, b, 256, 8, **cpu), measure.teacher_key(a, b, 512, 16, **cpu),
+            measure.teacher_key(a, b, 512, 8, backend="cuda", build_family=cpu["build_family"]),
+            measure.teacher_key(a, b, 512, 8, backend="cpu", build_family="llama-cpp-python 0.3.36 | CPU: AVX512")}
+    assert len(keys) == 6
     with pytest.raises(ValueError):
-        measure.teacher_key("../x", b, 512, 8)
+        measure.teacher_key("../x", b, 512, 8, **cpu)
+    with pytest.raises(ValueError):
+        measure.teacher_key(a, b, 512, 8, backend="../cuda", build_family="x")
+
+
+def with_header(teacher_path: Path, out: Path, **changes) -> Path:
+    """A copy of a teacher file whose header says something else (what another machine would have written)."""
+    with np.load(teacher_path) as data:
+        arrays = {name: data[name] for name in data.files}
+    header = json.loads(bytes(arrays.pop("header")).decode()) | changes
+    with open(out, "wb") as f:
+        np.savez(f, header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8), **arrays)
+    return out
+
+
+def test_the_teacher_records_the_backend_and_build_it_was_made_with(tiny_models, corpus, tmp_path):
+    header = teacher.load(build(tiny_models["wide"], corpus, tmp_path)).header
+    assert header["backend"] == "cpu"
+    assert header["build_family"] == build_info()["build_family"]
+    assert header["key"].endswith("-cpu-" + hashlib.sha256(header["build_family"].encode()).hexdigest()[:16])
+
+
+@pytest.mark.parametrize("field, value", [("backend", "cuda"), ("build_family", "llama-cpp-python 0.3.36 | CUDA: ARCHS=900")])
+def test_a_quant_is_never_scored_against_another_backends_teacher(tiny_models, quant, corpus, tmp_path, field, value):
+    other = with_header(build(tiny_models["wide"], corpus, tmp_path), tmp_path / "other.npz", **{field: value})
+    with pytest.raises(teacher.TeacherError, match=f"made with {field} '.*', this pass runs with"):
+        run(quant, other)
+
+
+def test_the_noise_floor_is_the_base_against_its_own_teacher_computed_once(tiny_models, corpus, tmp_path):
+    base = tiny_models["wide"]
+    teacher_path = build(base, corpus, tmp_path)
+    floor = measure.noise_floor(base, teacher_path, n_threads=2, n_gpu_layers=0)
+    assert set(floor) == {"kld_mean", "kld_p99", "ln_ppl_ratio", "same_top_p"}
+    assert abs(floor["kld_mean"]) < 1e-3 and floor["same_top_p"] > 99
+    saved = measure.floor_path(teacher_path)
+    assert json.loads(saved.read_text()) == floor
+    mtime = saved.stat().st_mtime_ns
+    assert measure.noise_floor(base, teacher_path, n_threads=2, n_gpu_layers=0) == floor
+    assert saved.stat().st_mtime_ns == mtime
+
+
+def test_the_kld_split_separates_the_file_from_the_arithmetic(tiny_models, quant, corpus, tmp_path):
+    teacher_path = build(tiny_models["wide"], corpus, tmp_path / "cache")
+    total, split = measure.kld_split(quant, teacher_path, corpus, work_dir=tmp_path, n_threads=2, n_gpu_layers=0)
+    assert total == {**run(quant, teacher_path), "seconds": total["seconds"]}
+    assert split["total"] == total["kld_mean"]
+    # Q4_0 weights lose most; the CPU's 8-bit activations (q8_0 blocks for Q4_0) lose a smaller, real part
+    assert split["file"] > split["arithmetic"] > 0
+    assert split["file"] + split["arithmetic"] == pytest.approx(split["total"], rel=0.35)
+    assert [p.name for p in tmp_path.iterdir()] == ["cache"]  # the F32 copy and its teacher are removed
 
 
 NATIVE = sorted(glob.glob(str(REPO / "var" / "bench-cache" / "*" / "bin" / "llama-perplexity")))

@@ -29,7 +29,7 @@ import numpy as np
 from workers.engine.llamacpp.decode import Model, scored_per_chunk
 
 FORMAT = "gguf-leaderboard-teacher"
-VERSION = 2  # 1: development formats (ignored: the key carries the version)
+VERSION = 3  # 1: development formats; 2: before the backend and build family were in the key and header
 K_HEAD = 192
 K_TAIL = 176  # tail samples per position on average (see allocate)
 TAIL_FLOOR = 16  # at least this many for every position whose tail has mass
@@ -191,6 +191,51 @@ def sample_tail(x: np.ndarray, head: np.ndarray, counts: np.ndarray, rows: np.nd
     return np.concatenate(ids_out), np.concatenate(codes_out), mass
 
 
+def empty_entries(n_rows: int) -> dict:
+    """Per-row arrays for n_rows scored positions, filled batch by batch by add_batch."""
+    return {
+        "head_ids": np.empty((n_rows, K_HEAD), np.int32), "head_codes": np.empty((n_rows, K_HEAD), np.uint16),
+        "scale": np.empty(n_rows, np.float32), "min_log_prob": np.empty(n_rows, np.float32),
+        "tail_mass": np.empty(n_rows, np.float64), "nll_base": np.empty(n_rows, np.float32),
+        "base_top": np.empty(n_rows, np.int32), "tail_counts": np.zeros(n_rows, np.uint32),
+        "tail_ids": [], "tail_codes": [],
+    }
+
+
+def add_batch(out: dict, row0: int, logits: np.ndarray, targets: np.ndarray, seed: int,
+              pool: ThreadPoolExecutor) -> None:
+    """The teacher entries of one decode batch of base logits (rows row0 …): heads, then the batch's tail
+    budget (K_TAIL per row, shared among its rows), then the tail draws, appended in row order."""
+    n = logits.shape[0]
+    blocks = [(row0 + s, logits[s:s + BLOCK_ROWS]) for s in range(0, n, BLOCK_ROWS)]
+
+    def heads(block: tuple[int, np.ndarray]) -> None:
+        block_row0, x = block
+        rows = slice(block_row0, block_row0 + x.shape[0])
+        for name, values in head_rows(x, targets[rows]).items():
+            out[name][rows] = values
+
+    def tails(block: tuple[int, np.ndarray]):
+        block_row0, x = block
+        rows = np.arange(block_row0, block_row0 + x.shape[0])
+        return sample_tail(x, out["head_ids"][rows], out["tail_counts"][rows], rows, seed)
+
+    list(pool.map(heads, blocks))
+    out["tail_counts"][row0:row0 + n] = allocate(out["tail_mass"][row0:row0 + n], K_TAIL * n)
+    for (block_row0, x), (ids, codes, mass) in zip(blocks, pool.map(tails, blocks)):
+        out["tail_ids"].append(ids)
+        out["tail_codes"].append(codes)
+        sampled = out["tail_counts"][block_row0:block_row0 + x.shape[0]] > 0
+        out["tail_mass"][block_row0:block_row0 + x.shape[0]][sampled] = mass[sampled]
+
+
+def _stored(out: dict, tokens: np.ndarray) -> dict:
+    """The arrays as the file stores them (ids packed, tail draws concatenated)."""
+    return dict(out, tokens=tokens, tail_ids=pack_ids(np.concatenate(out["tail_ids"])),
+                tail_codes=np.concatenate(out["tail_codes"]), head_ids=pack_ids(out["head_ids"]),
+                tail_mass=out["tail_mass"].astype(np.float32))
+
+
 def build(model_path: Path, corpus_path: Path, out_path: Path, *, n_ctx: int, n_chunks: int, seed: int,
           meta: dict, n_threads: int, n_gpu_layers: int,
           progress: Callable[[float], None] | None = None) -> Path:
@@ -202,51 +247,37 @@ def build(model_path: Path, corpus_path: Path, out_path: Path, *, n_ctx: int, n_
         first, per_chunk = n_ctx // 2, scored_per_chunk(n_ctx)
         n_rows = chunks.shape[0] * per_chunk
         targets = np.ascontiguousarray(chunks[:, first + 1:]).reshape(-1)
-        out = {
-            "head_ids": np.empty((n_rows, K_HEAD), np.int32), "head_codes": np.empty((n_rows, K_HEAD), np.uint16),
-            "scale": np.empty(n_rows, np.float32), "min_log_prob": np.empty(n_rows, np.float32),
-            "tail_mass": np.empty(n_rows, np.float64), "nll_base": np.empty(n_rows, np.float32),
-            "base_top": np.empty(n_rows, np.int32), "tail_counts": np.zeros(n_rows, np.uint32),
-        }
-        tail_ids, tail_codes = [], []
-
-        def heads(block: tuple[int, np.ndarray]) -> None:
-            row0, x = block
-            rows = slice(row0, row0 + x.shape[0])
-            for name, values in head_rows(x, targets[rows]).items():
-                out[name][rows] = values
-
-        def tails(block: tuple[int, np.ndarray]):
-            row0, x = block
-            rows = np.arange(row0, row0 + x.shape[0])
-            return sample_tail(x, out["head_ids"][rows], out["tail_counts"][rows], rows, seed)
+        out = empty_entries(n_rows)
 
         with ThreadPoolExecutor(max(1, n_threads)) as pool:
             def on_logits(row0: int, logits: np.ndarray) -> None:
-                n = logits.shape[0]
-                blocks = [(row0 + s, logits[s:s + BLOCK_ROWS]) for s in range(0, n, BLOCK_ROWS)]
-                list(pool.map(heads, blocks))
-                # this decode batch's tail budget, K_TAIL per row, is shared among its rows
-                out["tail_counts"][row0:row0 + n] = allocate(out["tail_mass"][row0:row0 + n], K_TAIL * n)
-                for (block_row0, x), (ids, codes, mass) in zip(blocks, pool.map(tails, blocks)):
-                    tail_ids.append(ids)
-                    tail_codes.append(codes)
-                    sampled = out["tail_counts"][block_row0:block_row0 + x.shape[0]] > 0
-                    out["tail_mass"][block_row0:block_row0 + x.shape[0]][sampled] = mass[sampled]
+                add_batch(out, row0, logits, targets, seed, pool)
                 if progress:
-                    progress(min(1.0, (row0 + n) / n_rows))
+                    progress(min(1.0, (row0 + logits.shape[0]) / n_rows))
 
             model.decode_chunks(chunks, on_logits)
         n_vocab = model.n_vocab
-    arrays = dict(out, tokens=chunks, tail_ids=pack_ids(np.concatenate(tail_ids)),
-                  tail_codes=np.concatenate(tail_codes), head_ids=pack_ids(out["head_ids"]),
-                  tail_mass=out["tail_mass"].astype(np.float32))
     header = dict(meta, format=FORMAT, version=VERSION, n_ctx=n_ctx, n_chunks=int(chunks.shape[0]),
                   n_chunks_requested=n_chunks, n_text_tokens=n_text_tokens, n_vocab=n_vocab, rows=n_rows,
                   k_head=K_HEAD, k_tail_mean=K_TAIL, tail_floor=TAIL_FLOOR, log_p_floor=LOG_P_FLOOR,
                   id_bytes=ID_BYTES, seed=seed, seconds=round(time.monotonic() - started, 3))
-    save(out_path, header, arrays)
+    save(out_path, header, _stored(out, chunks))
     return out_path
+
+
+def from_logits(chunks: np.ndarray, logits: np.ndarray, *, seed: int, n_threads: int = 1) -> Teacher:
+    """A teacher held in memory, made from base logits rows given directly (rows in decode_chunks' order
+    for int32 chunks (n_chunks, n_ctx)), as one decode batch: for the scoring benchmark and tests."""
+    n_ctx = chunks.shape[1]
+    targets = np.ascontiguousarray(chunks[:, n_ctx // 2 + 1:]).reshape(-1)
+    if logits.shape[0] != targets.size:
+        raise TeacherError(f"{logits.shape[0]} logits rows for {targets.size} scored positions")
+    out = empty_entries(targets.size)
+    with ThreadPoolExecutor(max(1, n_threads)) as pool:
+        add_batch(out, 0, logits, targets, seed, pool)
+    header = {"format": FORMAT, "version": VERSION, "n_ctx": n_ctx, "n_chunks": int(chunks.shape[0]),
+              "n_chunks_requested": int(chunks.shape[0]), "n_vocab": int(logits.shape[1]), "seed": seed}
+    return _teacher(header, _stored(out, chunks))
 
 
 def save(path: Path, header: dict, arrays: dict) -> None:
@@ -271,6 +302,11 @@ def load(path: Path) -> Teacher:
         if header.get("format") != FORMAT or header.get("version") != VERSION:
             raise TeacherError(f"{path} is not a version {VERSION} teacher file")
         arrays = {name: data[name] for name in ARRAYS}
+    return _teacher(header, arrays)
+
+
+def _teacher(header: dict, stored: dict) -> Teacher:
+    arrays = {name: stored[name] for name in ARRAYS}
     counts = arrays.pop("tail_counts")
     offsets = np.zeros(counts.size + 1, np.int64)
     np.cumsum(counts, out=offsets[1:])

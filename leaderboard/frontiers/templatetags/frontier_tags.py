@@ -7,6 +7,7 @@ import math
 from django import template
 from django.utils.http import urlencode
 
+from leaderboard.domain.divergence import BELOW_NOISE_FLOOR
 from leaderboard.domain.metrics import metric
 
 register = template.Library()
@@ -29,8 +30,8 @@ def metric_format(value, key: str) -> str:
     if value is None:
         return "—"
     m = metric(key)
-    if m.log_axis and value <= 0:
-        return "below the noise floor"
+    if m.log_axis and value < 0:
+        return BELOW_NOISE_FLOOR
     digits = m.digits
     text = f"{value:.{digits}g}" if 0 < abs(value) < 10 ** -(digits - 1) else f"{value:.{digits}f}"
     return f"{text} %" if m.unit == "%" else text

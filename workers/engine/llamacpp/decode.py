@@ -15,6 +15,7 @@ import llama_cpp
 import numpy as np
 
 from workers.engine.llamacpp.logs import captured_log
+from workers.engine.llamacpp.system import effective_gpu_layers, op_offload
 
 N_BATCH = 2048  # llama-perplexity's default --batch-size
 N_UBATCH = 512
@@ -51,10 +52,8 @@ class Model:
         self.n_ctx = n_ctx
         self.n_seq = seqs_per_batch(n_ctx)
         self._model = self._ctx = None
-        if n_gpu_layers != 0 and not llama_cpp.llama_supports_gpu_offload():
-            n_gpu_layers = 0
         mparams = llama_cpp.llama_model_default_params()
-        mparams.n_gpu_layers = n_gpu_layers
+        mparams.n_gpu_layers = effective_gpu_layers(n_gpu_layers)
         cparams = llama_cpp.llama_context_default_params()
         # as common_context_params_to_llama fills them for llama-perplexity
         cparams.n_ctx = self.n_seq * n_ctx
@@ -65,6 +64,7 @@ class Model:
         cparams.swa_full = False
         cparams.kv_unified = False
         cparams.no_perf = True
+        cparams.op_offload = op_offload(n_gpu_layers)  # off for a CPU run on a GPU build: CPU arithmetic
         with captured_log() as lines:
             self._model = llama_cpp.llama_model_load_from_file(str(path).encode(), mparams)
             if self._model:
