@@ -93,6 +93,9 @@ REST_FRAMEWORK = {
 # Uploads: an imatrix for a 270M model is ~1 MB; for 70B models tens of MB.
 IMATRIX_MAX_BYTES = int(env("IMATRIX_MAX_BYTES", str(64 * 1024 * 1024)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# Uploaded GGUF files are parsed only in a child process with these limits (leaderboard/files/gguf_check.py).
+UPLOAD_CHECK_MEMORY_BYTES = int(env("UPLOAD_CHECK_MEMORY_BYTES", str(512 * 1024 * 1024)))
+UPLOAD_CHECK_CPU_SECONDS = int(env("UPLOAD_CHECK_CPU_SECONDS", "10"))
 
 # --- Celery: Redis broker; the Run row in the database is the source of truth for a run's state ---
 CELERY_BROKER_URL = env("BROKER_URL", "redis://127.0.0.1:6379/0")
@@ -119,6 +122,7 @@ RUN_STALLED_AFTER_SECONDS = int(env("RUN_STALLED_AFTER_SECONDS", "120"))
 RUN_RESEND_QUEUED_AFTER_SECONDS = int(env("RUN_RESEND_QUEUED_AFTER_SECONDS", "900"))
 RUN_MAX_ATTEMPTS = int(env("RUN_MAX_ATTEMPTS", "3"))
 PLAN_RESEND_AFTER_SECONDS = int(env("PLAN_RESEND_AFTER_SECONDS", "900"))
+PLAN_MAX_ATTEMPTS = int(env("PLAN_MAX_ATTEMPTS", "3"))
 RUN_SOFT_TIME_LIMIT = int(env("RUN_SOFT_TIME_LIMIT", "3000"))
 RUN_TIME_LIMIT = int(env("RUN_TIME_LIMIT", "3300"))
 PLAN_SOFT_TIME_LIMIT = int(env("PLAN_SOFT_TIME_LIMIT", "540"))

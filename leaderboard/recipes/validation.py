@@ -18,7 +18,8 @@ from leaderboard.basemodels.models import BaseModel
 from leaderboard.domain.ggml_types import canonical_ftype
 from leaderboard.domain.recipe_format import (
     MAX_RECIPE_BYTES, RecipeFormatError, RecipeSpec, parse_recipe, quant_type_name)
-from leaderboard.files.gguf_meta import read_imatrix
+from leaderboard.files.gguf_check import CheckFailed, check_in_subprocess
+from leaderboard.files.gguf_header import GGUFHeaderError
 from leaderboard.recipes.models import Recipe
 
 
@@ -64,13 +65,19 @@ def _read_upload(upload, limit: int, errors: dict, name: str) -> bytes | None:
     return upload.read()
 
 
-def _check_imatrix(raw: bytes, errors: dict) -> list[str]:
+def _check_imatrix(raw: bytes, sha256: str, errors: dict) -> list[str]:
+    """The imatrix's entry names. An upload is only ever parsed in a limited child process
+    (leaderboard/files/gguf_check.py); a file the site already accepted is not parsed again."""
+    known = Recipe.objects.filter(imatrix_sha256=sha256).values_list("imatrix_tensors", flat=True).first()
+    if known is not None:
+        return known
     with tempfile.NamedTemporaryFile(suffix=".gguf") as tmp:
         tmp.write(raw)
         tmp.flush()
         try:
-            return sorted(read_imatrix(Path(tmp.name)).entries)
-        except ValueError as exc:
+            return check_in_subprocess("imatrix", Path(tmp.name), memory_bytes=settings.UPLOAD_CHECK_MEMORY_BYTES,
+                                       cpu_seconds=settings.UPLOAD_CHECK_CPU_SECONDS)
+        except (GGUFHeaderError, CheckFailed) as exc:
             errors.setdefault("imatrix", []).append(f"not a valid GGUF imatrix: {exc}")
             return []
 
@@ -150,14 +157,15 @@ def clean_submission(data, files) -> RecipeSubmission:
         claimed = {}
 
     imatrix_raw = _read_upload(files.get("imatrix"), settings.IMATRIX_MAX_BYTES, errors, "imatrix")
-    imatrix_tensors = _check_imatrix(imatrix_raw, errors) if imatrix_raw else []
+    imatrix_sha256 = hashlib.sha256(imatrix_raw).hexdigest() if imatrix_raw else ""
+    imatrix_tensors = _check_imatrix(imatrix_raw, imatrix_sha256, errors) if imatrix_raw else []
 
     if errors:
         raise SubmissionInvalid(errors)
     return RecipeSubmission(
         base_model=base_model, ftype=ftype, spec=spec, source_text=source_text, title=title,
         description=data.get("description") or "", method=method, claimed_metrics=claimed,
-        imatrix_bytes=imatrix_raw, imatrix_sha256=hashlib.sha256(imatrix_raw).hexdigest() if imatrix_raw else "",
+        imatrix_bytes=imatrix_raw, imatrix_sha256=imatrix_sha256,
         imatrix_tensors=imatrix_tensors,
     )
 
