@@ -107,6 +107,14 @@ def _media_root(tmp_path, settings):
     settings.MEDIA_ROOT = tmp_path / "media"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rate_counts():
+    """Each test starts with no throttle or failed-login counts (the test cache is this process's memory)."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture(scope="session")
 def gemma_f16() -> Path:
     """Gemma 3 270M as F16, made from the PyPI package's Q4_K_M once and kept in var/test (about 20 s)."""

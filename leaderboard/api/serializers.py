@@ -12,6 +12,8 @@ class RecipeSubmitSerializer(serializers.Serializer):
     """Hands the raw request to clean_submission, the same validation the web form runs."""
 
     def to_internal_value(self, data):
+        if not hasattr(data, "get"):  # a JSON list or string
+            raise serializers.ValidationError({"non_field_errors": ["send the recipe as a JSON object or a form"]})
         try:
             return {"submission": clean_submission(data, self.context["request"].FILES)}
         except SubmissionInvalid as exc:

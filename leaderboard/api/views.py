@@ -6,6 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from leaderboard.api import serializers
+from leaderboard.api.exceptions import TooManyQueuedRuns
 from leaderboard.basemodels.selectors import base_model_list
 from leaderboard.recipes import selectors as recipe_selectors
 from leaderboard.recipes import services as recipe_services
@@ -61,10 +62,13 @@ class RecipeRuns(APIView):
     def post(self, request, pk: int):
         recipe = get_object_or_404(Recipe, pk=pk)
         try:
-            run = run_services.run_request(recipe=recipe, user=request.user)
+            run, created = run_services.run_request(recipe=recipe, user=request.user)
         except run_services.NoCorpus as exc:
             raise NotFound(str(exc))
-        return Response(serializers.RunSerializer(run).data, status=status.HTTP_201_CREATED,
+        except run_services.TooManyQueued as exc:
+            raise TooManyQueuedRuns(str(exc))
+        return Response(serializers.RunSerializer(run).data,
+                        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
                         headers={"Location": f"/api/runs/{run.pk}/"})
 
 

@@ -23,6 +23,9 @@ from leaderboard.files.gguf_header import GGUFHeaderError
 from leaderboard.recipes.models import Recipe
 
 
+MAX_DESCRIPTION_CHARS = 10_000
+
+
 class SubmissionInvalid(Exception):
     def __init__(self, errors: dict[str, list[str]]):
         self.errors = errors
@@ -155,6 +158,16 @@ def clean_submission(data, files) -> RecipeSubmission:
     if not isinstance(claimed, dict) or not all(isinstance(v, (int, float, str)) for v in claimed.values()):
         fail("claimed_metrics", "give an object of metric name -> number, e.g. {\"ppl\": 139.69}")
         claimed = {}
+    elif any("\x00" in f"{k}{v}" for k, v in claimed.items()):  # PostgreSQL's jsonb cannot store it
+        fail("claimed_metrics", "text with a NUL character (\\x00) is not accepted")
+        claimed = {}
+
+    description = data.get("description") or ""
+    if not isinstance(description, str):
+        fail("description", "give the description as Markdown text")
+        description = ""
+    elif len(description) > MAX_DESCRIPTION_CHARS:
+        fail("description", f"{len(description)} characters; at most {MAX_DESCRIPTION_CHARS} are allowed")
 
     imatrix_raw = _read_upload(files.get("imatrix"), settings.IMATRIX_MAX_BYTES, errors, "imatrix")
     imatrix_sha256 = hashlib.sha256(imatrix_raw).hexdigest() if imatrix_raw else ""
@@ -164,7 +177,7 @@ def clean_submission(data, files) -> RecipeSubmission:
         raise SubmissionInvalid(errors)
     return RecipeSubmission(
         base_model=base_model, ftype=ftype, spec=spec, source_text=source_text, title=title,
-        description=data.get("description") or "", method=method, claimed_metrics=claimed,
+        description=description, method=method, claimed_metrics=claimed,
         imatrix_bytes=imatrix_raw, imatrix_sha256=imatrix_sha256,
         imatrix_tensors=imatrix_tensors,
     )

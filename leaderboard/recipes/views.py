@@ -67,7 +67,9 @@ def recipe_command(request, pk: int):
 def recipe_reproduce(request, pk: int):
     recipe = get_object_or_404(Recipe, pk=pk)
     try:
-        run = run_services.run_request(recipe=recipe, user=request.user)
+        run, _ = run_services.run_request(recipe=recipe, user=request.user)
     except run_services.NoCorpus as exc:
         raise Http404(str(exc))
+    except run_services.TooManyQueued as exc:
+        return HttpResponse(str(exc), status=429, content_type="text/plain; charset=utf-8")
     return redirect(run.get_absolute_url())

@@ -30,6 +30,10 @@ class NoCorpus(Exception):
     pass
 
 
+class TooManyQueued(Exception):
+    """The user already has RUN_MAX_QUEUED_PER_USER reproductions waiting for a worker."""
+
+
 def default_corpus() -> EvalCorpus:
     corpus = EvalCorpus.objects.filter(is_default=True).first() or EvalCorpus.objects.first()
     if corpus is None:
@@ -37,12 +41,23 @@ def default_corpus() -> EvalCorpus:
     return corpus
 
 
-def run_request(*, recipe: Recipe, user=None, corpus: EvalCorpus | None = None) -> Run:
+def run_request(*, recipe: Recipe, user=None, corpus: EvalCorpus | None = None) -> tuple[Run, bool]:
+    """Queue a reproduction: (run, created). A recipe has at most one run waiting for a worker per
+    corpus; asking again returns that one. TooManyQueued when the user has RUN_MAX_QUEUED_PER_USER waiting."""
+    corpus = corpus or default_corpus()
     with transaction.atomic():
-        run = Run.objects.create(recipe=recipe, corpus=corpus or default_corpus(), requested_by=user,
-                                 heartbeat_at=timezone.now())
+        # one request at a time per recipe, so two concurrent requests cannot both see "none queued"
+        Recipe.objects.select_for_update().filter(pk=recipe.pk).first()
+        queued = Run.objects.filter(recipe=recipe, corpus=corpus, state=run_states.QUEUED).first()
+        if queued is not None:
+            return queued, False
+        if user is not None and Run.objects.filter(
+                requested_by=user, state=run_states.QUEUED).count() >= settings.RUN_MAX_QUEUED_PER_USER:
+            raise TooManyQueued(f"you have {settings.RUN_MAX_QUEUED_PER_USER} reproductions waiting for a worker; "
+                                "ask for more when one has started")
+        run = Run.objects.create(recipe=recipe, corpus=corpus, requested_by=user, heartbeat_at=timezone.now())
         dispatch.enqueue(dispatch.REPRODUCE_TASK, run.pk, queue="gpu")
-    return run
+    return run, True
 
 
 def run_claim(*, run_id: int, worker: str) -> uuid.UUID | None:
