@@ -90,6 +90,35 @@ def celery_worker(transactional_db, celery_app_for_tests):
         yield worker
 
 
+def worker_process(name: str, **env) -> "subprocess.Popen":
+    """A real Celery worker in its own process (solo pool, both queues) on the test database; extra
+    LEADERBOARD_* settings as keyword arguments (e.g. DB_PORT="6543"). Stop it with os.killpg."""
+    import os
+    import subprocess
+    import sys
+
+    from django.db import connection
+
+    settings_env = {f"LEADERBOARD_{key}": str(value) for key, value in env.items()}
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "leaderboard", "worker", "-Q", "gpu,default", "--pool", "solo",
+         "-n", f"{name}@%h", "--loglevel", "WARNING", "--without-heartbeat", "--without-mingle", "--without-gossip"],
+        cwd=REPO, env={**os.environ, "DJANGO_SETTINGS_MODULE": "leaderboard.settings_test",
+                       "LEADERBOARD_DB_NAME": connection.settings_dict["NAME"], **settings_env},
+        start_new_session=True)
+
+
+@pytest.fixture
+def mid_model(transactional_db, small_corpus, tmp_path_factory):
+    """A base model and a corpus big enough that measuring takes seconds, so faults can land mid-run."""
+    from leaderboard.basemodels.services import base_model_register, corpus_register
+
+    folder = tmp_path_factory.mktemp("mid")
+    corpus_register(name="wiki-head-512", source=str(small_corpus), n_ctx=512, n_chunks=8, make_default=True)
+    return base_model_register(source=str(write_tiny_llama(folder / "mid.gguf", n_embd=512, n_ff=1536, n_layer=16)),
+                               name="tiny-mid")
+
+
 def wait_for(predicate, timeout: float = 60, interval: float = 0.2):
     import time
 

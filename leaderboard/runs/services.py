@@ -92,6 +92,15 @@ def run_heartbeat(*, run_id: int, token: uuid.UUID, progress: float) -> None:
         raise RunLost(run_id)
 
 
+def run_is_owned(*, run_id: int, token: str) -> bool:
+    """Does an attempt with this claim token still own the run (it is active and was not re-queued)?"""
+    try:
+        uuid.UUID(token)
+    except ValueError:
+        return False
+    return _owned(run_id, token).exists()
+
+
 def run_append_log(*, run_id: int, token: uuid.UUID, text: str) -> None:
     _owned(run_id, token).update(log=Concat(F("log"), Value(text.rstrip("\n") + "\n")))
 
