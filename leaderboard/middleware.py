@@ -5,6 +5,8 @@
   DATA_UPLOAD_MAX_MEMORY_SIZE for anything else.
 * Text with a NUL character (query string, form fields, JSON strings) is refused with a 400: PostgreSQL
   cannot store it, and every endpoint would otherwise answer it with a 500.
+* A database that does not answer (a connect or statement timeout, a dropped connection) gives a 503
+  with Retry-After instead of a 500 or a hung request.
 * A Content-Security-Policy: scripts only from this site's /static/ (no inline script), so markup that
   slipped through could not run anything.
 API paths get JSON errors with a stable code, like every other API error (leaderboard/api/exceptions.py).
@@ -14,7 +16,12 @@ from __future__ import annotations
 import json
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
+
+# PostgreSQL did not answer in time (connect_timeout, statement_timeout) or the connection broke
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+DATABASE_UNAVAILABLE_DETAIL = "the database is not answering; try again in a minute"
 
 CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'self'",
@@ -32,6 +39,12 @@ def _refuse(request, status: int, code: str, detail: str):
     if request.path.startswith("/api/"):
         return JsonResponse({"code": code, "detail": detail}, status=status)
     return HttpResponse(detail, status=status, content_type="text/plain; charset=utf-8")
+
+
+def database_unavailable(request):
+    response = _refuse(request, 503, "database_unavailable", DATABASE_UNAVAILABLE_DETAIL)
+    response["Retry-After"] = "30"
+    return response
 
 
 def _has_nul(value) -> bool:
@@ -77,6 +90,9 @@ class RequestGuardMiddleware:
         if _query_has_nul(request) or (request.method in ("POST", "PUT", "PATCH") and _body_has_nul(request)):
             return _refuse(request, 400, "nul_character", "text with a NUL character (\\x00) is not accepted")
         return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        return database_unavailable(request) if isinstance(exception, DATABASE_UNAVAILABLE) else None
 
 
 class ContentSecurityPolicyMiddleware:

@@ -179,6 +179,8 @@ RUN_HEARTBEAT_SECONDS = int(env("RUN_HEARTBEAT_SECONDS", "10"))
 RUN_STALLED_AFTER_SECONDS = int(env("RUN_STALLED_AFTER_SECONDS", "120"))
 RUN_RESEND_QUEUED_AFTER_SECONDS = int(env("RUN_RESEND_QUEUED_AFTER_SECONDS", "900"))
 RUN_MAX_ATTEMPTS = int(env("RUN_MAX_ATTEMPTS", "3"))
+# /healthz fails when no worker was seen for this long (workers note themselves every 30 s).
+WORKER_SEEN_WITHIN_SECONDS = int(env("WORKER_SEEN_WITHIN_SECONDS", "180"))
 # How long a worker keeps retrying a run's write while the database is unreachable (then the reaper takes over).
 RUN_WRITE_RETRY_SECONDS = int(env("RUN_WRITE_RETRY_SECONDS", "300"))
 PLAN_RESEND_AFTER_SECONDS = int(env("PLAN_RESEND_AFTER_SECONDS", "900"))

@@ -8,10 +8,11 @@ import threading
 
 class TcpProxy:
     """Forwards 127.0.0.1:<port> to target_port. cut() drops every open connection and refuses new ones
-    until restore()."""
+    until restore(). With frozen=True it accepts connections and never answers (a hung server)."""
 
-    def __init__(self, target_port: int, target_host: str = "127.0.0.1"):
+    def __init__(self, target_port: int, target_host: str = "127.0.0.1", frozen: bool = False):
         self.target = (target_host, target_port)
+        self.frozen = frozen
         self._lock = threading.Lock()
         self._open: list[socket.socket] = []
         self._listener: socket.socket | None = None
@@ -44,6 +45,10 @@ class TcpProxy:
                 client, _ = listener.accept()
             except OSError:
                 return  # cut
+            if self.frozen:
+                with self._lock:
+                    self._open.append(client)
+                continue
             try:
                 upstream = socket.create_connection(self.target)
             except OSError:

@@ -69,11 +69,11 @@ def recipe_plan_fail(*, recipe_id: int, error: str) -> bool:
         plan_status=Recipe.PlanStatus.FAILED, plan_error=error))
 
 
-def recipes_replan_stalled() -> list[int]:
+def recipes_replan_stalled(*, resend_all_pending: bool = False) -> list[int]:
     """Send the plan task again for recipes that waited too long (the broker lost the message, or the
     worker died before answering). A recipe whose planning was started PLAN_MAX_ATTEMPTS times without
     an answer (each time the worker was killed, e.g. at the hard time limit inside llama.cpp) fails."""
-    cutoff = timezone.now() - timedelta(seconds=settings.PLAN_RESEND_AFTER_SECONDS)
+    cutoff = timezone.now() - timedelta(seconds=0 if resend_all_pending else settings.PLAN_RESEND_AFTER_SECONDS)
     waiting = Recipe.objects.filter(plan_status=Recipe.PlanStatus.PENDING, plan_requested_at__lt=cutoff)
     waiting.filter(plan_attempts__gte=settings.PLAN_MAX_ATTEMPTS).update(
         plan_status=Recipe.PlanStatus.FAILED,

@@ -110,9 +110,10 @@ def run_fail(*, run_id: int, token: uuid.UUID, error: str) -> bool:
         state=run_states.FAILED, error=error, finished_at=timezone.now(), claim_token=None))
 
 
-def runs_requeue_stalled() -> list[int]:
+def runs_requeue_stalled(*, resend_all_queued: bool = False) -> list[int]:
     """Re-queue runs whose worker stopped beating (killed, lost), and re-send queued runs whose
-    message may have been lost with the broker. A run that lost RUN_MAX_ATTEMPTS workers fails."""
+    message may have been lost with the broker (all of them at once with resend_all_queued, when the
+    broker is known to have lost its messages). A run that lost RUN_MAX_ATTEMPTS workers fails."""
     cutoff = timezone.now() - timedelta(seconds=settings.RUN_STALLED_AFTER_SECONDS)
     stalled = Run.objects.filter(state__in=run_states.ACTIVE_STATES, heartbeat_at__lt=cutoff)
     resend: list[int] = []
@@ -126,7 +127,7 @@ def runs_requeue_stalled() -> list[int]:
                 state=run_states.QUEUED, claim_token=None, heartbeat_at=timezone.now()):
             resend.append(run.pk)
     # a queued run may just be waiting behind long runs: re-send it only after a much longer wait
-    queued_cutoff = timezone.now() - timedelta(seconds=settings.RUN_RESEND_QUEUED_AFTER_SECONDS)
+    queued_cutoff = timezone.now() - timedelta(seconds=0 if resend_all_queued else settings.RUN_RESEND_QUEUED_AFTER_SECONDS)
     lost_messages = list(Run.objects.filter(state=run_states.QUEUED, heartbeat_at__lt=queued_cutoff)
                          .values_list("pk", flat=True))
     Run.objects.filter(pk__in=lost_messages).update(heartbeat_at=timezone.now())
