@@ -11,18 +11,17 @@ if [ ! -s var/secret_key ]; then
 fi
 export LEADERBOARD_DEBUG=0 LEADERBOARD_ALLOWED_HOSTS="$host,localhost,127.0.0.1"
 .venv/bin/celery -A leaderboard worker -Q default -n cpu@%h --concurrency 1 --prefetch-multiplier 1 \
-  --loglevel INFO --logfile var/log/worker-cpu.log > var/log/worker-cpu.out 2>&1 &
+  --loglevel INFO > var/log/worker-cpu.log 2>&1 &
 cpu_worker=$!
 .venv/bin/celery -A leaderboard worker -Q gpu -n gpu@%h --concurrency 1 --prefetch-multiplier 1 \
-  --loglevel INFO --logfile var/log/worker-gpu.log > var/log/worker-gpu.out 2>&1 &
+  --loglevel INFO > var/log/worker-gpu.log 2>&1 &
 gpu_worker=$!
-.venv/bin/celery -A leaderboard beat --loglevel INFO --logfile var/log/beat.log --schedule var/celerybeat-schedule \
-  > var/log/beat.out 2>&1 &
+.venv/bin/celery -A leaderboard beat --loglevel INFO --schedule var/celerybeat-schedule > var/log/beat.log 2>&1 &
 beat=$!
 trap 'kill $cpu_worker $gpu_worker $beat 2>/dev/null' EXIT
 echo
 echo "  Site:   http://$host:$port/   (demo login: demo / demo-password)"
-echo "  Logs:   var/log/ (worker-cpu.log: plans, worker-gpu.log: reproductions, access.log)"
+echo "  Logs:   var/log/ (JSON lines; worker-cpu.log: plans, worker-gpu.log: reproductions, web.log, access.log)"
 echo
 .venv/bin/gunicorn leaderboard.wsgi --config gunicorn.conf.py --bind "$host:$port" \
-  --access-logfile var/log/access.log
+  --access-logfile var/log/access.log 2> var/log/web.log

@@ -155,6 +155,17 @@ MAX_UPLOAD_REQUEST_BYTES = IMATRIX_MAX_BYTES + 2 * 1024 * 1024
 UPLOAD_CHECK_MEMORY_BYTES = int(env("UPLOAD_CHECK_MEMORY_BYTES", str(512 * 1024 * 1024)))
 UPLOAD_CHECK_CPU_SECONDS = int(env("UPLOAD_CHECK_CPU_SECONDS", "10"))
 
+# Logs: JSON lines on stderr for every process (leaderboard/jsonlog.py); Celery leaves the root logger to us.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "leaderboard.jsonlog.JsonFormatter"}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json"}},
+    "root": {"handlers": ["stderr"], "level": env("LOG_LEVEL", "INFO")},
+}
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_WORKER_REDIRECT_STDOUTS = False  # our stderr handler writes the JSON lines itself
+
 # --- Celery: Redis broker; the Run row in the database is the source of truth for a run's state ---
 CELERY_BROKER_URL = env("BROKER_URL", "redis://127.0.0.1:6379/0")
 CELERY_RESULT_BACKEND = None

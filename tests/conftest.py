@@ -90,9 +90,10 @@ def celery_worker(transactional_db, celery_app_for_tests):
         yield worker
 
 
-def worker_process(name: str, **env) -> "subprocess.Popen":
+def worker_process(name: str, log: Path | None = None, **env) -> "subprocess.Popen":
     """A real Celery worker in its own process (solo pool, both queues) on the test database; extra
-    LEADERBOARD_* settings as keyword arguments (e.g. DB_PORT="6543"). Stop it with os.killpg."""
+    LEADERBOARD_* settings as keyword arguments (e.g. DB_PORT="6543"), its output into `log` if given.
+    Stop it with os.killpg."""
     import os
     import subprocess
     import sys
@@ -102,10 +103,10 @@ def worker_process(name: str, **env) -> "subprocess.Popen":
     settings_env = {f"LEADERBOARD_{key}": str(value) for key, value in env.items()}
     return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "leaderboard", "worker", "-Q", "gpu,default", "--pool", "solo",
-         "-n", f"{name}@%h", "--loglevel", "WARNING", "--without-heartbeat", "--without-mingle", "--without-gossip"],
+         "-n", f"{name}@%h", "--loglevel", "INFO" if log else "WARNING", "--without-heartbeat", "--without-mingle", "--without-gossip"],
         cwd=REPO, env={**os.environ, "DJANGO_SETTINGS_MODULE": "leaderboard.settings_test",
                        "LEADERBOARD_DB_NAME": connection.settings_dict["NAME"], **settings_env},
-        start_new_session=True)
+        start_new_session=True, **({"stdout": log.open("wb"), "stderr": subprocess.STDOUT} if log else {}))
 
 
 @pytest.fixture

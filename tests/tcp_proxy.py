@@ -27,6 +27,10 @@ class TcpProxy:
 
     def cut(self) -> None:
         with self._lock:
+            try:
+                self._listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept(); new connections are refused
+            except OSError:
+                pass
             self._listener.close()
             for sock in self._open:
                 try:

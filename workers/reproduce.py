@@ -27,6 +27,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError, close_old
 from leaderboard.domain import run_states
 from leaderboard.files.gguf_meta import tensor_summary
 from leaderboard.files.store import FetchError, fetch_into_store, sha256_of
+from leaderboard.jsonlog import run_context
 from leaderboard.runs import services
 from leaderboard.runs.models import Run
 from workers.engine import measure
@@ -102,8 +103,8 @@ class Heartbeat:
                 except TRANSIENT_DB_ERRORS as exc:
                     _reconnect()
                     wait, backoff = min(backoff, interval), backoff * 2
-                    log.warning("heartbeat of run %s: database unreachable (%s); next try in %.1f s",
-                                self.run_id, exc, wait)
+                    log.warning("heartbeat: database unreachable (%s); next try in %.1f s", exc, wait,
+                                extra={"run_id": self.run_id})
         finally:
             _reconnect()
 
@@ -117,10 +118,17 @@ class Heartbeat:
 
 
 def reproduce(run_id: int) -> None:
+    with run_context(run_id):
+        _attempt(run_id)
+
+
+def _attempt(run_id: int) -> None:
     close_old_connections()
     token = durably(services.run_claim, run_id=run_id, worker=socket.gethostname())
     if token is None:
-        return  # another attempt owns it, or it is already final
+        log.info("not claimed: another attempt owns the run, or it is final")
+        return
+    log.info("claimed (token %s)", token)
     run = durably(Run.objects.select_related("recipe__base_model", "corpus").get, pk=run_id)
     work_dir = Path(settings.WORK_DIR)
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -131,6 +139,7 @@ def reproduce(run_id: int) -> None:
         with Heartbeat(run_id, token) as beat:
             _pipeline(run, token, beat, out, timings)
     except services.RunLost:
+        log.warning("lost the run to another attempt; stopping without writing")
         return
     except TRANSIENT_DB_ERRORS:
         raise  # the database stayed away longer than RUN_WRITE_RETRY_SECONDS: the reaper re-queues the run
@@ -176,6 +185,7 @@ def _phase(run_id, token, beat, timings, phase, started, **fields):
         raise services.RunLost(run_id)
     timings[phase] = round(time.monotonic() - started, 3)
     durably(services.run_advance, run_id=run_id, token=token, from_state=phase, timings=dict(timings), **fields)
+    log.info("%s done in %.1f s", phase, timings[phase])
     beat.set(0.0)
 
 

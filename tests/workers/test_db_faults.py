@@ -2,6 +2,7 @@
 The run is neither redone nor failed, and ends exactly once with the same file and KLD as an undisturbed run.
 Real PostgreSQL and worker processes; the outage is a network cut (tests/tcp_proxy.py), not a stopped
 server, because other test suites share the server."""
+import json
 import os
 import signal
 import time
@@ -73,10 +74,11 @@ def test_dropping_the_workers_connections_again_and_again_neither_redoes_nor_fai
 
 
 def test_a_20_second_database_outage_during_a_run_delays_it_and_nothing_else(
-        alice, mid_model, celery_app_for_tests, settings):
+        alice, mid_model, celery_app_for_tests, settings, tmp_path):
     settings.RUN_STALLED_AFTER_SECONDS = 120  # the default: longer than the outage
     proxy = TcpProxy(int(connection.settings_dict["PORT"])).start()
-    worker = worker_process("outage", DB_PORT=proxy.port, RUN_STALLED_AFTER_SECONDS=120)
+    worker_log = tmp_path / "worker.log"
+    worker = worker_process("outage", log=worker_log, DB_PORT=proxy.port, RUN_STALLED_AFTER_SECONDS=120)
     try:
         client, recipe_id, run_id = _request(alice, mid_model)
         wait_for(lambda: Run.objects.get(pk=run_id).state == run_states.MEASURING, timeout=120, interval=0.05)
@@ -92,3 +94,9 @@ def test_a_20_second_database_outage_during_a_run_delays_it_and_nothing_else(
     finally:
         _stop(worker)
         proxy.stop()
+    # the worker's log says what happened to which run, one JSON object a line
+    records = [json.loads(line) for line in worker_log.read_text().splitlines() if line.startswith("{")]
+    about_run = [r for r in records if r.get("run_id") == run_id]
+    assert any("heartbeat: database unreachable" in r["message"] for r in about_run)
+    assert any("retrying run_advance" in r["message"] and r["level"] == "WARNING" for r in about_run)
+    assert any(r["message"].startswith("measuring done in") for r in about_run)
