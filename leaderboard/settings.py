@@ -43,6 +43,8 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files served from /static/, as the CSP asks
     "leaderboard.basemodels",
     "leaderboard.recipes",
     "leaderboard.runs",
@@ -131,6 +133,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "leaderboard.api.pagination.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "leaderboard.api.exceptions.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_CLASSES": [
         "leaderboard.api.throttling.UserOrAddressRateThrottle",
         "leaderboard.api.throttling.AddressRateThrottle",
@@ -142,6 +145,14 @@ REST_FRAMEWORK = {
         "write": env("THROTTLE_WRITE", "30/hour"),  # submissions and reproduction requests, per user
     },
     "NUM_PROXIES": int(env("NUM_PROXIES", "0")),  # proxies in front of gunicorn that set X-Forwarded-For
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "GGUF proving ground API",
+    "DESCRIPTION": "Recipes, plans, reproductions and their measurements. Prose: docs/api.md.",
+    "VERSION": "1",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "SERVE_INCLUDE_SCHEMA": False,
 }
 # Reproductions waiting for a worker: at most this many per user (a recipe has at most one queued per corpus).
 RUN_MAX_QUEUED_PER_USER = int(env("RUN_MAX_QUEUED_PER_USER", "5"))

@@ -1,4 +1,5 @@
 from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.authtoken.views import obtain_auth_token
 
 from leaderboard.api import views
@@ -11,4 +12,6 @@ urlpatterns = [
     path("recipes/<int:pk>/", views.RecipeDetail.as_view(), name="api_recipe"),
     path("recipes/<int:pk>/runs/", views.RecipeRuns.as_view(), name="api_recipe_runs"),
     path("runs/<int:pk>/", views.RunDetail.as_view(), name="api_run"),
+    path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api_schema"), name="api_docs"),
 ]
