@@ -3,7 +3,7 @@
 * A body larger than its limit is refused from its Content-Length alone (413), before Django reads a
   byte of it into memory or /tmp: MAX_UPLOAD_REQUEST_BYTES for multipart uploads (an imatrix),
   DATA_UPLOAD_MAX_MEMORY_SIZE for anything else.
-* Text with a NUL character (query string, form fields, JSON strings) is refused with a 400: PostgreSQL
+* Text with a NUL character (query string, headers and cookies, form fields, JSON strings) is refused with a 400: PostgreSQL
   cannot store it, and every endpoint would otherwise answer it with a 500.
 * A database that does not answer (a connect or statement timeout, a dropped connection) gives a 503
   with Retry-After instead of a 500 or a hung request.
@@ -57,9 +57,10 @@ def _has_nul(value) -> bool:
     return False
 
 
-def _query_has_nul(request) -> bool:
+def _query_or_headers_have_nul(request) -> bool:
     return "%00" in request.META.get("QUERY_STRING", "") or any(
-        _has_nul(key) or _has_nul(values) for key, values in request.GET.lists())
+        _has_nul(key) or _has_nul(values) for key, values in request.GET.lists()) or any(
+        _has_nul(value) for key, value in request.META.items() if key.startswith("HTTP_"))
 
 
 def _body_has_nul(request) -> bool:
@@ -87,7 +88,7 @@ class RequestGuardMiddleware:
                  else settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
         if length > limit:
             return _refuse(request, 413, "too_large", f"the request body is {length} bytes; the limit is {limit}")
-        if _query_has_nul(request) or (request.method in ("POST", "PUT", "PATCH") and _body_has_nul(request)):
+        if _query_or_headers_have_nul(request) or (request.method in ("POST", "PUT", "PATCH") and _body_has_nul(request)):
             return _refuse(request, 400, "nul_character", "text with a NUL character (\\x00) is not accepted")
         return self.get_response(request)
 

@@ -27,7 +27,7 @@ class BaseModelSerializer(serializers.ModelSerializer):
         model = BaseModel
         fields = ["id", "name", "family", "source", "sha256", "size_bytes", "architecture"]
 
-    def get_architecture(self, obj):
+    def get_architecture(self, obj) -> dict:
         a = obj.architecture
         return {"name": a.name, "block_count": a.block_count, "embedding_length": a.embedding_length,
                 "feed_forward_length": a.feed_forward_length, "ffn_ratio": a.ffn_ratio, "head_count": a.head_count,
@@ -68,15 +68,15 @@ class RecipeSerializer(serializers.ModelSerializer):
                   "plan_status", "plan_error", "plan_warnings", "reproductions", "override_file_url",
                   "quantize_command", "created_at"]
 
-    def get_reproductions(self, obj):
+    def get_reproductions(self, obj) -> dict:
         return run_selectors.reproduction_summary(obj).to_dict()
 
-    def get_override_file_url(self, obj):
+    def get_override_file_url(self, obj) -> str:
         request = self.context.get("request")
         url = f"/recipes/{obj.pk}/override.txt"
         return request.build_absolute_uri(url) if request else url
 
-    def get_quantize_command(self, obj):
+    def get_quantize_command(self, obj) -> str:
         return recipe_selectors.recipe_quantize_command(obj)
 
 
@@ -86,7 +86,7 @@ class RecipeDetailSerializer(RecipeSerializer):
     class Meta(RecipeSerializer.Meta):
         fields = RecipeSerializer.Meta.fields + ["plan"]
 
-    def get_plan(self, obj):
+    def get_plan(self, obj) -> dict | None:
         plan = obj.resolved_plan
         if plan is None:
             return None

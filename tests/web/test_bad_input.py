@@ -48,6 +48,12 @@ def test_hostile_query_strings_on_the_recipe_list(base_model, query):
     assert response["Content-Type"] == "application/json"
 
 
+@pytest.mark.parametrize("header", [{"HTTP_AUTHORIZATION": "Token a\x00b"}, {"HTTP_COOKIE": "sessionid=a\x00b"}])
+def test_a_nul_character_in_a_header_or_cookie_is_a_400(header):  # found by tests/web/test_api_fuzz.py
+    for response in (APIClient().get("/api/recipes/", **header), APIClient().post("/api/auth/token/", **header)):
+        assert response.status_code == 400 and response.json()["code"] == "nul_character"
+
+
 def test_a_huge_limit_is_clamped(alice, base_model):
     for n in range(3):
         _api(alice).post("/api/recipes/", {**GOOD, "base_model": base_model.name, "rules": f"blk\\.{n}\\.attn_v=q8_0"},
