@@ -153,6 +153,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "SERVE_INCLUDE_SCHEMA": False,
+    # schema warnings are for `manage.py spectacular`; check --deploy stays about deployment (and at zero)
+    "ENABLE_DJANGO_DEPLOY_CHECK": False,
 }
 # Reproductions waiting for a worker: at most this many per user (a recipe has at most one queued per corpus).
 RUN_MAX_QUEUED_PER_USER = int(env("RUN_MAX_QUEUED_PER_USER", "5"))

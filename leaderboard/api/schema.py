@@ -33,7 +33,8 @@ class RecipeListCreateSchema(OpenApiViewExtension):
 
     def view_replacement(self):
         @extend_schema_view(
-            get=extend_schema(parameters=[OpenApiParameter("base_model", str), OpenApiParameter("limit", int),
+            get=extend_schema(operation_id="recipes_list",
+                              parameters=[OpenApiParameter("base_model", str), OpenApiParameter("limit", int),
                                           OpenApiParameter("offset", int)],
                               responses=_page_of(serializers.RecipeSerializer)),
             post=extend_schema(request={"application/json": RecipeSubmission, "multipart/form-data": RecipeSubmission},
