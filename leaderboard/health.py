@@ -1,4 +1,5 @@
-"""What /healthz reports: the database answers, the broker answers, and a worker was seen lately.
+"""What /healthz reports: the database answers, the broker answers (and how many messages wait in each
+queue), and a worker was seen lately.
 
 Every worker process notes, every WORKER_SEEN_EVERY_SECONDS, in the shared cache, which queues it
 consumes (workers/tasks.py starts that on worker_ready). /healthz answers 503 when the database or the
@@ -37,13 +38,15 @@ def _database() -> str:
         return f"unreachable: {exc}".strip()
 
 
-def _broker() -> str:
+def _broker() -> tuple[str, dict[str, int]]:
+    """The broker's state, and how many messages wait in each queue (Redis lists)."""
     try:
         with app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
-        return "ok"
+            client = conn.default_channel.client
+            return "ok", {queue: int(client.llen(queue)) for queue in QUEUES}
     except Exception as exc:  # kombu raises the transport's own errors
-        return f"unreachable: {exc}"
+        return f"unreachable: {exc}", {}
 
 
 def _workers() -> dict[str, float | None]:
@@ -57,7 +60,9 @@ def _workers() -> dict[str, float | None]:
 
 
 def health_report() -> tuple[bool, dict]:
-    report = {"database": _database(), "broker": _broker(), "workers_last_seen_seconds": _workers()}
+    broker, depths = _broker()
+    report = {"database": _database(), "broker": broker, "queue_depth": depths,
+              "workers_last_seen_seconds": _workers()}
     recent = [age for age in report["workers_last_seen_seconds"].values()
               if age is not None and age <= settings.WORKER_SEEN_WITHIN_SECONDS]
     ok = report["database"] == "ok" and report["broker"] == "ok" and bool(recent)

@@ -187,7 +187,11 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(env("VISIBILITY_TIMEOUT", "3600"))}
+# A broker that does not answer costs a web request seconds, not the length of the freeze: socket timeouts,
+# and one quick retry when publishing (a run or plan whose message was lost is re-sent by the reaper).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(env("VISIBILITY_TIMEOUT", "3600")),
+                                   "socket_timeout": 5, "socket_connect_timeout": 5}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 1, "interval_max": 1}
 CELERY_BEAT_SCHEDULE = {
     "requeue-stalled-work": {"task": "housekeeping.requeue_stalled", "schedule": 30.0, "options": {"queue": "default"}},
 }

@@ -140,9 +140,36 @@ def test_a_hung_database_gives_a_quick_503_not_a_hang():
         hung.stop()
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_frozen_broker_costs_a_reproduction_request_seconds_and_the_run_stays_queued(alice, base_model, corpus):
+    from rest_framework.authtoken.models import Token
+
+    from leaderboard.recipes.models import Recipe
+    from leaderboard.runs.models import Run
+
+    recipe = Recipe.objects.create(base_model=base_model, ftype="Q4_0", title="t", submitter=alice, content_hash="f")
+    frozen = TcpProxy(6379, frozen=True).start()  # accepts connections, never answers
+    process, url = _gunicorn(BROKER_URL=f"redis://127.0.0.1:{frozen.port}/0")
+    try:
+        request = urllib.request.Request(f"{url}/api/recipes/{recipe.pk}/runs/", method="POST", headers={
+            "Authorization": f"Token {Token.objects.create(user=alice).key}"})
+        started = time.monotonic()
+        with urllib.request.urlopen(request, timeout=60) as response:
+            assert response.status == 201
+        assert time.monotonic() - started < 15
+        assert Run.objects.get(recipe=recipe).state == "queued"  # the reaper sends it when the broker is back
+        status, _, body = _get(url + "/healthz")
+        assert status == 503 and '"broker": "unreachable' in body
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        frozen.stop()
+
+
 def test_healthz_is_ok_with_a_worker_on_each_queue(celery_worker, client):
     ok = wait_for(lambda: client.get("/healthz").status_code == 200, timeout=20)
     assert ok
     report = client.get("/healthz").json()
     assert report["status"] == "ok" and report["database"] == "ok" and report["broker"] == "ok"
     assert all(age is not None and age < 60 for age in report["workers_last_seen_seconds"].values())
+    assert set(report["queue_depth"]) == {"default", "gpu"}
