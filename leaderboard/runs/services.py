@@ -110,6 +110,13 @@ def run_fail(*, run_id: int, token: uuid.UUID, error: str) -> bool:
         state=run_states.FAILED, error=error, finished_at=timezone.now(), claim_token=None))
 
 
+def run_withdraw(*, run_id: int, reason: str) -> bool:
+    """An administrator stops a run that is not final: it fails with the reason. A worker still on it
+    loses it (its next heartbeat or write finds no row it owns) and stops without writing."""
+    return bool(Run.objects.filter(pk=run_id, state__in=[run_states.QUEUED, *run_states.ACTIVE_STATES]).update(
+        state=run_states.FAILED, error=reason, finished_at=timezone.now(), claim_token=None))
+
+
 def runs_requeue_stalled(*, resend_all_queued: bool = False) -> list[int]:
     """Re-queue runs whose worker stopped beating (killed, lost), and re-send queued runs whose
     message may have been lost with the broker (all of them at once with resend_all_queued, when the
