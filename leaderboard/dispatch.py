@@ -17,6 +17,16 @@ FETCH_PROPOSAL_TASK = "basemodels.fetch_proposal"
 log = logging.getLogger(__name__)
 
 
+BROKER_MARKER_KEY = "leaderboard:broker-marker"
+
+
+def broker_was_emptied() -> bool:
+    """True the first time it is called after the broker lost its data (a Redis restart without
+    persistence, a flush): the marker this function keeps in the broker is gone. Redis transport only."""
+    with app.connection_for_write() as conn:
+        return bool(conn.default_channel.client.set(BROKER_MARKER_KEY, "1", nx=True))
+
+
 def send_now(task_name: str, *args, queue: str = "default") -> None:
     app.send_task(task_name, args=args, queue=queue)
 

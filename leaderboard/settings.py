@@ -12,9 +12,28 @@ def env(name: str, default: str) -> str:
     return os.environ.get(f"LEADERBOARD_{name}", default)
 
 
-SECRET_KEY = env("SECRET_KEY", "dev-only-insecure-key-change-me")
-DEBUG = env("DEBUG", "1") == "1"
-ALLOWED_HOSTS = env("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver").split(",")
+def _secret_key() -> str:
+    """LEADERBOARD_SECRET_KEY, else the machine's own var/secret_key (`make run` writes it once). Empty
+    otherwise: Django then refuses to sign anything rather than sign with a key everyone knows."""
+    key_file = VAR_DIR / "secret_key"
+    return env("SECRET_KEY", "") or (key_file.read_text().strip() if key_file.exists() else "")
+
+
+SECRET_KEY = _secret_key()
+# Off unless asked for: a debug page shows the settings and the environment to whoever triggers an error.
+DEBUG = env("DEBUG", "0") == "1"
+ALLOWED_HOSTS = env("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",")
+# Behind a TLS-terminating proxy (LEADERBOARD_HTTPS=1): cookies only over HTTPS, HSTS, redirect plain HTTP.
+HTTPS = env("HTTPS", "0") == "1"
+if HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # the orchestrator probes plain HTTP inside the network
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = int(env("HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_PRELOAD = True
+    CSRF_TRUSTED_ORIGINS = [f"https://{host}" for host in ALLOWED_HOSTS]
+X_FRAME_OPTIONS = "DENY"
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -27,6 +46,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files served from /static/, as the CSP asks
     "leaderboard.basemodels",
     "leaderboard.recipes",
     "leaderboard.runs",
@@ -37,7 +58,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "leaderboard.middleware.RequestGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "leaderboard.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -67,7 +90,29 @@ DATABASES = {"default": {
     "PASSWORD": env("DB_PASSWORD", ""),
     "HOST": env("DB_HOST", "127.0.0.1"),
     "PORT": env("DB_PORT", "5432"),
+    "CONN_MAX_AGE": int(env("DB_CONN_MAX_AGE", "60")),
+    "CONN_HEALTH_CHECKS": True,
+    # a database that does not answer turns into a quick error (503 on pages), not a hung request
+    "OPTIONS": {"connect_timeout": int(env("DB_CONNECT_TIMEOUT", "5")),
+                "options": f"-c statement_timeout={int(env('DB_STATEMENT_TIMEOUT_MS', '30000'))}"},
 }}
+
+# Shared by every web process: throttling and login-failure counts (Django's Redis backend).
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                      "LOCATION": env("CACHE_URL", "redis://127.0.0.1:6379/1"),
+                      "KEY_PREFIX": env("DB_NAME", "leaderboard"),
+                      "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2}}}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+AUTHENTICATION_BACKENDS = ["leaderboard.accounts.login_limits.RateLimitedModelBackend"]
+# Failed logins allowed per username and per client address in LOGIN_FAILURE_WINDOW_SECONDS.
+LOGIN_FAILURES_ALLOWED = int(env("LOGIN_FAILURES_ALLOWED", "10"))
+LOGIN_FAILURE_WINDOW_SECONDS = int(env("LOGIN_FAILURE_WINDOW_SECONDS", "900"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 LANGUAGE_CODE = "en-us"
@@ -90,10 +135,34 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "leaderboard.api.pagination.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "leaderboard.api.exceptions.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "leaderboard.api.throttling.UserOrAddressRateThrottle",
+        "leaderboard.api.throttling.AddressRateThrottle",
+        "leaderboard.api.throttling.WriteRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "user_or_address": env("THROTTLE_USER", "120/min"),  # every request, per user (per address when anonymous)
+        "address": env("THROTTLE_ADDRESS", "300/min"),  # every request, per client address, whoever is logged in
+        "write": env("THROTTLE_WRITE", "30/hour"),  # submissions and reproduction requests, per user
+    },
+    "NUM_PROXIES": int(env("NUM_PROXIES", "0")),  # proxies in front of gunicorn that set X-Forwarded-For
 }
+SPECTACULAR_SETTINGS = {
+    "TITLE": "GGUF proving ground API",
+    "DESCRIPTION": "Recipes, plans, reproductions and their measurements. Prose: docs/api.md.",
+    "VERSION": "1",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # schema warnings are for `manage.py spectacular`; check --deploy stays about deployment (and at zero)
+    "ENABLE_DJANGO_DEPLOY_CHECK": False,
+}
+# Reproductions waiting for a worker: at most this many per user (a recipe has at most one queued per corpus).
+RUN_MAX_QUEUED_PER_USER = int(env("RUN_MAX_QUEUED_PER_USER", "5"))
 
 # A recipe is verified on a profile when it has at least min_runs successful reproductions there whose mean KLD
 # and PPL agree within z times their combined measured uncertainty, and (require_bit_identical) runs of one
@@ -106,7 +175,23 @@ VERIFIED_POLICY = {
 
 # Uploads: an imatrix for a 270M model is ~1 MB; for 70B models tens of MB.
 IMATRIX_MAX_BYTES = int(env("IMATRIX_MAX_BYTES", str(64 * 1024 * 1024)))
-DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024  # any body but a multipart upload (leaderboard/middleware.py)
+# a multipart submission: the imatrix, an override file (64 KiB at most) and the form fields
+MAX_UPLOAD_REQUEST_BYTES = IMATRIX_MAX_BYTES + 2 * 1024 * 1024
+# Uploaded GGUF files are parsed only in a child process with these limits (leaderboard/files/gguf_check.py).
+UPLOAD_CHECK_MEMORY_BYTES = int(env("UPLOAD_CHECK_MEMORY_BYTES", str(512 * 1024 * 1024)))
+UPLOAD_CHECK_CPU_SECONDS = int(env("UPLOAD_CHECK_CPU_SECONDS", "10"))
+
+# Logs: JSON lines on stderr for every process (leaderboard/jsonlog.py); Celery leaves the root logger to us.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "leaderboard.jsonlog.JsonFormatter"}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json"}},
+    "root": {"handlers": ["stderr"], "level": env("LOG_LEVEL", "INFO")},
+}
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_WORKER_REDIRECT_STDOUTS = False  # our stderr handler writes the JSON lines itself
 
 # --- Celery: Redis broker; the Run row in the database is the source of truth for a run's state ---
 CELERY_BROKER_URL = env("BROKER_URL", "redis://127.0.0.1:6379/0")
@@ -116,7 +201,11 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(env("VISIBILITY_TIMEOUT", "3600"))}
+# A broker that does not answer costs a web request seconds, not the length of the freeze: socket timeouts,
+# and one quick retry when publishing (a run or plan whose message was lost is re-sent by the reaper).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(env("VISIBILITY_TIMEOUT", "3600")),
+                                   "socket_timeout": 5, "socket_connect_timeout": 5}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 1, "interval_max": 1}
 CELERY_BEAT_SCHEDULE = {
     "requeue-stalled-work": {"task": "housekeeping.requeue_stalled", "schedule": 30.0, "options": {"queue": "default"}},
 }
@@ -135,7 +224,12 @@ RUN_HEARTBEAT_SECONDS = int(env("RUN_HEARTBEAT_SECONDS", "10"))
 RUN_STALLED_AFTER_SECONDS = int(env("RUN_STALLED_AFTER_SECONDS", "120"))
 RUN_RESEND_QUEUED_AFTER_SECONDS = int(env("RUN_RESEND_QUEUED_AFTER_SECONDS", "900"))
 RUN_MAX_ATTEMPTS = int(env("RUN_MAX_ATTEMPTS", "3"))
+# /healthz fails when no worker was seen for this long (workers note themselves every 30 s).
+WORKER_SEEN_WITHIN_SECONDS = int(env("WORKER_SEEN_WITHIN_SECONDS", "180"))
+# How long a worker keeps retrying a run's write while the database is unreachable (then the reaper takes over).
+RUN_WRITE_RETRY_SECONDS = int(env("RUN_WRITE_RETRY_SECONDS", "300"))
 PLAN_RESEND_AFTER_SECONDS = int(env("PLAN_RESEND_AFTER_SECONDS", "900"))
+PLAN_MAX_ATTEMPTS = int(env("PLAN_MAX_ATTEMPTS", "3"))
 RUN_SOFT_TIME_LIMIT = int(env("RUN_SOFT_TIME_LIMIT", "3000"))
 RUN_TIME_LIMIT = int(env("RUN_TIME_LIMIT", "3300"))
 PLAN_SOFT_TIME_LIMIT = int(env("PLAN_SOFT_TIME_LIMIT", "540"))

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from leaderboard import health
 from leaderboard.accounts import views as account_views
 from leaderboard.basemodels import views as basemodel_views
 from leaderboard.frontiers import views as frontier_views
@@ -29,4 +30,5 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/", include("leaderboard.api.urls")),
     path("admin/", admin.site.urls),
+    path("healthz", health.healthz, name="healthz"),
 ]

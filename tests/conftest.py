@@ -95,6 +95,37 @@ def celery_worker(transactional_db, celery_app_for_tests):
         yield worker
 
 
+def worker_process(name: str, log: Path | None = None, **env) -> "subprocess.Popen":
+    """A real Celery worker in its own process (solo pool, both queues) on the test database; extra
+    LEADERBOARD_* settings as keyword arguments (e.g. DB_PORT="6543"), its output into `log` if given.
+    Stop it with os.killpg."""
+    import os
+    import subprocess
+    import sys
+
+    from django.db import connection
+
+    # the KLD split's extra passes are not what process-level tests are about: measuring stays one pass
+    settings_env = {"LEADERBOARD_MEASURE_KLD_SPLIT": "0", **{f"LEADERBOARD_{key}": str(value) for key, value in env.items()}}
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "workers", "worker", "-Q", "gpu,default", "--pool", "solo",
+         "-n", f"{name}@%h", "--loglevel", "INFO" if log else "WARNING", "--without-heartbeat", "--without-mingle", "--without-gossip"],
+        cwd=REPO, env={**os.environ, "DJANGO_SETTINGS_MODULE": "leaderboard.settings_test",
+                       "LEADERBOARD_DB_NAME": connection.settings_dict["NAME"], **settings_env},
+        start_new_session=True, **({"stdout": log.open("wb"), "stderr": subprocess.STDOUT} if log else {}))
+
+
+@pytest.fixture
+def mid_model(transactional_db, small_corpus, tmp_path_factory):
+    """A base model and a corpus big enough that measuring takes seconds, so faults can land mid-run."""
+    from leaderboard.basemodels.services import base_model_register, corpus_register
+
+    folder = tmp_path_factory.mktemp("mid")
+    corpus_register(name="wiki-head-512", source=str(small_corpus), n_ctx=512, n_chunks=8, make_default=True)
+    return base_model_register(source=str(write_tiny_llama(folder / "mid.gguf", n_embd=512, n_ff=1536, n_layer=16)),
+                               name="tiny-mid")
+
+
 def wait_for(predicate, timeout: float = 60, interval: float = 0.2):
     import time
 
@@ -110,6 +141,14 @@ def wait_for(predicate, timeout: float = 60, interval: float = 0.2):
 @pytest.fixture(autouse=True)
 def _media_root(tmp_path, settings):
     settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_counts():
+    """Each test starts with no throttle or failed-login counts (the test cache is this process's memory)."""
+    from django.core.cache import cache
+
+    cache.clear()
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,8 @@ from workers.recipe_request import quantize_request
 
 def compute_plan(recipe_id: int) -> None:
     close_old_connections()
+    if not services.recipe_plan_start(recipe_id=recipe_id):
+        return  # planned already (a re-sent duplicate message)
     recipe = Recipe.objects.select_related("base_model").get(pk=recipe_id)
     base = recipe.base_model
     try:

@@ -2,9 +2,18 @@
 
 The row is the source of truth: this attempt claims the run, beats a heartbeat while llama.cpp works
 (ctypes releases the GIL, so a thread can), and every write is conditional on still owning the run.
+
+The database may go away for a while (a restart, a dropped connection, a network blip): the heartbeat
+keeps trying with backoff, and each phase's write is retried with backoff for up to
+RUN_WRITE_RETRY_SECONDS. A write either lands or the attempt gives up without writing anything else, so
+the run is never left in a false final state; a run nobody finishes is re-queued by its stale heartbeat.
 """
 from __future__ import annotations
 
+import contextlib
+import errno
+import logging
+import shutil
 import socket
 import threading
 import time
@@ -13,11 +22,12 @@ from pathlib import Path
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections, connection
 
 from leaderboard.domain import run_states
 from leaderboard.files.gguf_meta import tensor_summary
 from leaderboard.files.store import FetchError, fetch_into_store, sha256_of
+from leaderboard.jsonlog import run_context
 from leaderboard.runs import services
 from leaderboard.runs.models import Run
 from workers.engine import measure
@@ -29,6 +39,39 @@ from workers.recipe_request import quantize_request
 
 # Failures that are the recipe's or the data's fault: retrying will not help.
 USER_ERRORS = (FetchError, QuantizeError, TeacherError, DecodeError, ValueError)
+
+class WorkerDiskFull(Exception):
+    """The worker's disk cannot hold what the run must write."""
+
+
+# The database did not answer (server restarted, connection dropped): trying again on a new connection helps.
+TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
+MAX_BACKOFF_SECONDS = 30.0
+
+log = logging.getLogger(__name__)
+
+
+def _reconnect() -> None:
+    """Drop this thread's broken connection; Django opens a new one on the next query."""
+    with contextlib.suppress(DatabaseError):
+        connection.close()
+
+
+def durably(write, *args, **kwargs):
+    """write(*args, **kwargs), retried with exponential backoff on a new connection while the database is
+    unreachable, for up to RUN_WRITE_RETRY_SECONDS; then the last error is raised."""
+    deadline = time.monotonic() + settings.RUN_WRITE_RETRY_SECONDS
+    delay = 0.5
+    while True:
+        try:
+            return write(*args, **kwargs)
+        except TRANSIENT_DB_ERRORS as exc:
+            _reconnect()
+            if time.monotonic() + delay > deadline:
+                raise
+            log.warning("database unreachable (%s); retrying %s in %.1f s", exc, write.__name__, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, MAX_BACKOFF_SECONDS)
 
 
 class Heartbeat:
@@ -45,15 +88,25 @@ class Heartbeat:
         self.progress = fraction
 
     def _beat(self) -> None:
+        """Beat until stopped or the run is lost. A database error never ends it: it reconnects and tries
+        again after a backoff (at most one beat interval), so the beats resume as soon as the database does."""
+        interval = settings.RUN_HEARTBEAT_SECONDS
+        wait, backoff = interval, 0.5
         try:
-            while not self._stop.wait(settings.RUN_HEARTBEAT_SECONDS):
+            while not self._stop.wait(wait):
                 try:
                     services.run_heartbeat(run_id=self.run_id, token=self.token, progress=self.progress)
+                    wait, backoff = interval, 0.5
                 except services.RunLost:
                     self.lost = True
                     return
+                except TRANSIENT_DB_ERRORS as exc:
+                    _reconnect()
+                    wait, backoff = min(backoff, interval), backoff * 2
+                    log.warning("heartbeat: database unreachable (%s); next try in %.1f s", exc, wait,
+                                extra={"run_id": self.run_id})
         finally:
-            connection.close()
+            _reconnect()
 
     def __enter__(self):
         self._thread.start()
@@ -65,37 +118,74 @@ class Heartbeat:
 
 
 def reproduce(run_id: int) -> None:
+    with run_context(run_id):
+        _attempt(run_id)
+
+
+def _attempt(run_id: int) -> None:
     close_old_connections()
-    token = services.run_claim(run_id=run_id, worker=socket.gethostname())
+    token = durably(services.run_claim, run_id=run_id, worker=socket.gethostname())
     if token is None:
-        return  # another attempt owns it, or it is already final
-    run = Run.objects.select_related("recipe__base_model", "corpus").get(pk=run_id)
+        log.info("not claimed: another attempt owns the run, or it is final")
+        return
+    log.info("claimed (token %s)", token)
+    run = durably(Run.objects.select_related("recipe__base_model", "corpus").get, pk=run_id)
     work_dir = Path(settings.WORK_DIR)
     work_dir.mkdir(parents=True, exist_ok=True)
-    out = work_dir / f"run-{run_id}-{token}.gguf"
+    _remove_orphaned_outputs(work_dir)
+    out = work_dir / f"{OUTPUT_PREFIX}{run_id}-{token}.gguf"
     timings: dict[str, float] = {}
     try:
         with Heartbeat(run_id, token) as beat:
             _pipeline(run, token, beat, out, timings)
     except services.RunLost:
+        log.warning("lost the run to another attempt; stopping without writing")
         return
-    except USER_ERRORS as exc:
-        services.run_fail(run_id=run_id, token=token, error=str(exc))
+    except TRANSIENT_DB_ERRORS:
+        raise  # the database stayed away longer than RUN_WRITE_RETRY_SECONDS: the reaper re-queues the run
+    except USER_ERRORS + (WorkerDiskFull,) as exc:
+        durably(services.run_fail, run_id=run_id, token=token, error=str(exc))
     except SoftTimeLimitExceeded:
-        services.run_fail(run_id=run_id, token=token,
-                          error=f"the run took longer than {settings.RUN_SOFT_TIME_LIMIT} s and was stopped")
+        durably(services.run_fail, run_id=run_id, token=token,
+                error=f"the run took longer than {settings.RUN_SOFT_TIME_LIMIT} s and was stopped")
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            durably(services.run_fail, run_id=run_id, token=token, error=traceback.format_exc(limit=8))
+            raise
+        durably(services.run_fail, run_id=run_id, token=token,
+                error=f"the worker's disk is full: writing {exc.filename or 'a file'} failed ({exc.strerror})")
     except Exception:  # a bug or an environment fault: keep the traceback for the run's page
-        services.run_fail(run_id=run_id, token=token, error=traceback.format_exc(limit=8))
+        durably(services.run_fail, run_id=run_id, token=token, error=traceback.format_exc(limit=8))
         raise
     finally:
         out.unlink(missing_ok=True)
+
+
+OUTPUT_PREFIX = "run-"
+
+
+def _remove_orphaned_outputs(work_dir: Path) -> None:
+    """Delete quant files of attempts that were killed on this machine (their `finally` never ran): every
+    run-<id>-<token>.gguf whose run no attempt with that token still owns."""
+    for path in work_dir.glob(f"{OUTPUT_PREFIX}*-*.gguf"):
+        run_id, _, token = path.stem[len(OUTPUT_PREFIX):].partition("-")
+        if not (run_id.isdigit() and durably(services.run_is_owned, run_id=int(run_id), token=token)):
+            path.unlink(missing_ok=True)
+
+
+def _need_space(directory: Path, needed: int, what: str) -> None:
+    free = shutil.disk_usage(directory).free
+    if free < needed:
+        raise WorkerDiskFull(f"the worker's disk is full: {directory} has {free:,} bytes free and {what} needs "
+                             f"{needed:,}")
 
 
 def _phase(run_id, token, beat, timings, phase, started, **fields):
     if beat.lost:
         raise services.RunLost(run_id)
     timings[phase] = round(time.monotonic() - started, 3)
-    services.run_advance(run_id=run_id, token=token, from_state=phase, timings=dict(timings), **fields)
+    durably(services.run_advance, run_id=run_id, token=token, from_state=phase, timings=dict(timings), **fields)
+    log.info("%s done in %.1f s", phase, timings[phase])
     beat.set(0.0)
 
 
@@ -111,11 +201,15 @@ def _pipeline(run: Run, token, beat: Heartbeat, out: Path, timings: dict) -> Non
            profile=services.profile_for(corpus=corpus, build=build, hardware=hardware))
 
     t = time.monotonic()
+    # the plan knows the file's exact size; llama.cpp would only say "iostream error" when the disk fills up
+    expected_bytes = (recipe.plan or {}).get("file_bytes") or base_path.stat().st_size
+    _need_space(out.parent, expected_bytes, "the quantized file")
     lines = run_quantize(base_path, out, quantize_request(recipe), dry_run=False, nthread=n_threads,
                          progress=beat.set)
     size = out.stat().st_size
     types, bpw = tensor_summary(out)
-    services.run_append_log(run_id=run.pk, token=token, text="\n".join(l for l in lines if "WARNING" in l or "size  =" in l))
+    durably(services.run_append_log, run_id=run.pk, token=token,
+            text="\n".join(l for l in lines if "WARNING" in l or "size  =" in l))
     _phase(run.pk, token, beat, timings, run_states.QUANTIZING, t,
            output_sha256=sha256_of(out), output_bytes=size, tensor_types=types,
            bpw=round(bpw, 4))

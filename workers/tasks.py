@@ -1,13 +1,16 @@
 """Celery tasks: thin wrappers that take an id, and hand it to a worker module."""
 from __future__ import annotations
 
-from celery import shared_task
+import threading
+
+from celery import bootsteps, shared_task
 from django.conf import settings
 
+from leaderboard import health
+from leaderboard.celery import app
+from leaderboard.housekeeping import requeue_stalled_work
 from workers import planning, reproduce as reproduction
 from leaderboard.basemodels import services as basemodel_services
-from leaderboard.recipes import services as recipe_services
-from leaderboard.runs import services as run_services
 
 
 @shared_task(name="recipes.compute_plan", acks_late=True, soft_time_limit=settings.PLAN_SOFT_TIME_LIMIT,
@@ -30,4 +33,32 @@ def fetch_proposal(proposal_id: int) -> None:
 
 @shared_task(name="housekeeping.requeue_stalled")
 def requeue_stalled() -> dict:
-    return {"runs": run_services.runs_requeue_stalled(), "plans": recipe_services.recipes_replan_stalled()}
+    return requeue_stalled_work()
+
+
+class WorkerPresence(bootsteps.StartStopStep):
+    """Notes in the shared cache, at start and every WORKER_SEEN_EVERY_SECONDS, which queues this worker
+    consumes (for /healthz). A consumer bootstep, so every kind of worker runs it."""
+
+    requires = {"celery.worker.consumer.tasks:Tasks"}
+
+    def start(self, consumer) -> None:
+        queues = [queue.name for queue in consumer.task_consumer.queues]
+        self._stopped = threading.Event()
+
+        def announce() -> None:
+            while True:
+                try:
+                    health.worker_seen(queues)
+                except Exception:  # the cache (Redis) is away for a while: try again next time
+                    pass
+                if self._stopped.wait(health.WORKER_SEEN_EVERY_SECONDS):
+                    return
+
+        threading.Thread(target=announce, name="worker-presence", daemon=True).start()
+
+    def stop(self, consumer) -> None:
+        self._stopped.set()
+
+
+app.steps["consumer"].add(WorkerPresence)

@@ -28,6 +28,8 @@ class RecipeSubmitSerializer(serializers.Serializer):
     """Hands the raw request to clean_submission, the same validation the web form runs."""
 
     def to_internal_value(self, data):
+        if not hasattr(data, "get"):  # a JSON list or string
+            raise serializers.ValidationError({"non_field_errors": ["send the recipe as a JSON object or a form"]})
         try:
             return {"submission": clean_submission(data, self.context["request"].FILES)}
         except SubmissionInvalid as exc:
@@ -41,7 +43,7 @@ class BaseModelSerializer(serializers.ModelSerializer):
         model = BaseModel
         fields = ["id", "name", "family", "sha256", "size_bytes", "approved", "architecture"]
 
-    def get_architecture(self, obj):
+    def get_architecture(self, obj) -> dict:
         a = obj.architecture
         return {"name": a.name, "block_count": a.block_count, "embedding_length": a.embedding_length,
                 "feed_forward_length": a.feed_forward_length, "ffn_ratio": a.ffn_ratio, "head_count": a.head_count,
@@ -87,15 +89,15 @@ class RecipeSerializer(serializers.ModelSerializer):
                   "plan_status", "plan_error", "plan_warnings", "reproductions", "override_file_url",
                   "quantize_command", "created_at"]
 
-    def get_reproductions(self, obj):
+    def get_reproductions(self, obj) -> list:
         return standings_data(obj)
 
-    def get_override_file_url(self, obj):
+    def get_override_file_url(self, obj) -> str:
         request = self.context.get("request")
         url = f"/recipes/{obj.pk}/override.txt"
         return request.build_absolute_uri(url) if request else url
 
-    def get_quantize_command(self, obj):
+    def get_quantize_command(self, obj) -> str:
         return recipe_selectors.recipe_quantize_command(obj)
 
 
@@ -105,7 +107,7 @@ class RecipeDetailSerializer(RecipeSerializer):
     class Meta(RecipeSerializer.Meta):
         fields = RecipeSerializer.Meta.fields + ["plan"]
 
-    def get_plan(self, obj):
+    def get_plan(self, obj) -> dict | None:
         plan = obj.resolved_plan
         if plan is None:
             return None

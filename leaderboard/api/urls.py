@@ -1,4 +1,5 @@
 from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.authtoken.views import obtain_auth_token
 
 from leaderboard.api import leaderboard, views
@@ -15,4 +16,6 @@ urlpatterns = [
     path("leaderboard/best/", leaderboard.BestUnder.as_view(), name="api_best_under"),
     path("compare/", leaderboard.Compare.as_view(), name="api_compare"),
     path("base-model-proposals/", views.BaseModelProposals.as_view(), name="api_base_model_proposals"),
+    path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api_schema"), name="api_docs"),
 ]

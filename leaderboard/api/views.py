@@ -9,6 +9,7 @@ from leaderboard.api import serializers
 from leaderboard.basemodels import services as basemodel_services
 from leaderboard.basemodels.forms import BaseModelProposalForm
 from leaderboard.basemodels.models import BaseModelProposal, EvalCorpus
+from leaderboard.api.exceptions import TooManyQueuedRuns
 from leaderboard.basemodels.selectors import base_model_list
 from leaderboard.recipes import selectors as recipe_selectors
 from leaderboard.recipes import services as recipe_services
@@ -69,12 +70,15 @@ class RecipeRuns(APIView):
             if corpus is None:
                 raise ValidationError({"corpus": [f"no evaluation corpus named '{request.data['corpus']}'"]})
         try:
-            run = run_services.run_request(recipe=recipe, user=request.user, corpus=corpus)
+            run, created = run_services.run_request(recipe=recipe, user=request.user, corpus=corpus)
         except run_services.NoCorpus as exc:
             raise NotFound(str(exc))
         except run_services.NotReproducible as exc:
             raise ValidationError({"recipe": [str(exc)]})
-        return Response(serializers.RunSerializer(run).data, status=status.HTTP_201_CREATED,
+        except run_services.TooManyQueued as exc:
+            raise TooManyQueuedRuns(str(exc))
+        return Response(serializers.RunSerializer(run).data,
+                        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
                         headers={"Location": f"/api/runs/{run.pk}/"})
 
 

@@ -1,6 +1,7 @@
 """Registering base models and evaluation corpora (admin actions)."""
 from __future__ import annotations
 
+import codecs
 from pathlib import Path
 
 from django.conf import settings
@@ -46,9 +47,31 @@ def base_model_register(*, source: str, sha256: str | None = None, name: str | N
     return model
 
 
+class NotACorpus(ValueError):
+    pass
+
+
+def _check_text(path: Path) -> None:
+    """An evaluation corpus is UTF-8 text: not a model, an archive or any other readable file."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            if b"\0" in block:
+                raise NotACorpus(f"{path} is not a text corpus: it contains NUL bytes (a binary file?)")
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:
+                raise NotACorpus(f"{path} is not a text corpus: not UTF-8 ({exc.reason} at byte {f.tell() - len(block) + exc.start})") from exc
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError as exc:
+        raise NotACorpus(f"{path} is not a text corpus: it ends inside a UTF-8 character") from exc
+
+
 def corpus_register(*, name: str, source: str, n_ctx: int = 512, n_chunks: int = 8,
                     make_default: bool = False, note: str = "") -> EvalCorpus:
     path, digest = _local_or_fetched(source, None)
+    _check_text(path)
     with transaction.atomic():
         if make_default:
             EvalCorpus.objects.update(is_default=False)

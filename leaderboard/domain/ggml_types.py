@@ -56,6 +56,7 @@ _TYPES = [
     GgmlType(42, "q2_0", 64, 18),
 ]
 GGML_TYPES_BY_NAME = {t.name.lower(): t for t in _TYPES}
+GGML_TYPES_BY_ID = {t.id: t for t in _TYPES}
 
 # Types that ggml cannot quantize into (only used as intermediates or integer storage).
 _NOT_QUANTIZE_TARGETS = {"q8_1", "q8_K", "i8", "i16", "i32", "i64", "f64"}

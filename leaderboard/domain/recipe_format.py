@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 
 from leaderboard.domain.ggml_types import ggml_type, is_quantize_target
-from leaderboard.domain.regex_safety import check_pattern
+from leaderboard.domain.regex_safety import MAX_RECIPE_MATCH_PATHS, check_pattern, match_paths
 
 MAX_RECIPE_BYTES = 64 * 1024
 MAX_RULES = 1000
@@ -154,6 +154,10 @@ def parse_recipe(text: str) -> RecipeSpec:
         errors.append(LineMessage(pending_flag[1], f"'{pending_flag[0]}' needs a value"))
     if len(rules) > MAX_RULES:
         errors.append(LineMessage(0, f"{len(rules)} rules; at most {MAX_RULES} are allowed"))
+    elif (paths := sum(match_paths(r.pattern) for r in rules)) > MAX_RECIPE_MATCH_PATHS:
+        errors.append(LineMessage(0, f"the rules' repeats and alternatives add up to {paths:,} ways to match each "
+                                     f"tensor name in llama.cpp's backtracking regex; at most "
+                                     f"{MAX_RECIPE_MATCH_PATHS:,} are allowed"))
     if errors:
         raise RecipeFormatError(errors)
     return RecipeSpec(

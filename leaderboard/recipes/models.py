@@ -42,6 +42,7 @@ class Recipe(models.Model):
     plan_warnings = models.JSONField(default=list)
     plan_error = models.TextField(blank=True)
     plan_requested_at = models.DateTimeField(default=timezone.now, help_text="when a worker was last asked for the plan")
+    plan_attempts = models.PositiveSmallIntegerField(default=0, help_text="how many times a worker started planning it")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -6,6 +6,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from leaderboard import dispatch
@@ -49,6 +50,12 @@ def recipe_submit(*, user, submission: RecipeSubmission) -> tuple[Recipe, bool]:
     return recipe, True
 
 
+def recipe_plan_start(*, recipe_id: int) -> bool:
+    """A worker starts planning: count the attempt. False when the recipe is no longer waiting for a plan."""
+    return bool(Recipe.objects.filter(pk=recipe_id, plan_status=Recipe.PlanStatus.PENDING).update(
+        plan_attempts=F("plan_attempts") + 1))
+
+
 def recipe_plan_store(*, recipe_id: int, plan: dict, warnings: list[dict]) -> bool:
     """Save a resolved plan; only a recipe still waiting for one takes it (a duplicate task writes nothing)."""
     pending = Recipe.objects.filter(pk=recipe_id, plan_status=Recipe.PlanStatus.PENDING)
@@ -62,12 +69,17 @@ def recipe_plan_fail(*, recipe_id: int, error: str) -> bool:
         plan_status=Recipe.PlanStatus.FAILED, plan_error=error))
 
 
-def recipes_replan_stalled() -> list[int]:
+def recipes_replan_stalled(*, resend_all_pending: bool = False) -> list[int]:
     """Send the plan task again for recipes that waited too long (the broker lost the message, or the
-    worker died before answering)."""
-    cutoff = timezone.now() - timedelta(seconds=settings.PLAN_RESEND_AFTER_SECONDS)
-    stalled = list(Recipe.objects.filter(plan_status=Recipe.PlanStatus.PENDING, plan_requested_at__lt=cutoff)
-                   .values_list("pk", flat=True))
+    worker died before answering). A recipe whose planning was started PLAN_MAX_ATTEMPTS times without
+    an answer (each time the worker was killed, e.g. at the hard time limit inside llama.cpp) fails."""
+    cutoff = timezone.now() - timedelta(seconds=0 if resend_all_pending else settings.PLAN_RESEND_AFTER_SECONDS)
+    waiting = Recipe.objects.filter(plan_status=Recipe.PlanStatus.PENDING, plan_requested_at__lt=cutoff)
+    waiting.filter(plan_attempts__gte=settings.PLAN_MAX_ATTEMPTS).update(
+        plan_status=Recipe.PlanStatus.FAILED,
+        plan_error=f"planning was started {settings.PLAN_MAX_ATTEMPTS} times and never finished: each time the "
+                   f"worker was stopped (the {settings.PLAN_TIME_LIMIT} s time limit, or the worker was lost)")
+    stalled = list(waiting.filter(plan_attempts__lt=settings.PLAN_MAX_ATTEMPTS).values_list("pk", flat=True))
     Recipe.objects.filter(pk__in=stalled).update(plan_requested_at=timezone.now())
     for recipe_id in stalled:
         dispatch.send_now(dispatch.PLAN_TASK, recipe_id)

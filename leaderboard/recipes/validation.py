@@ -18,8 +18,12 @@ from leaderboard.basemodels.models import BaseModel
 from leaderboard.domain.ggml_types import canonical_ftype
 from leaderboard.domain.recipe_format import (
     MAX_RECIPE_BYTES, RecipeFormatError, RecipeSpec, parse_recipe, quant_type_name)
-from leaderboard.files.gguf_meta import read_imatrix
+from leaderboard.files.gguf_check import CheckFailed, check_in_subprocess
+from leaderboard.files.gguf_header import GGUFHeaderError
 from leaderboard.recipes.models import Recipe
+
+
+MAX_DESCRIPTION_CHARS = 10_000
 
 
 class SubmissionInvalid(Exception):
@@ -64,13 +68,19 @@ def _read_upload(upload, limit: int, errors: dict, name: str) -> bytes | None:
     return upload.read()
 
 
-def _check_imatrix(raw: bytes, errors: dict) -> list[str]:
+def _check_imatrix(raw: bytes, sha256: str, errors: dict) -> list[str]:
+    """The imatrix's entry names. An upload is only ever parsed in a limited child process
+    (leaderboard/files/gguf_check.py); a file the site already accepted is not parsed again."""
+    known = Recipe.objects.filter(imatrix_sha256=sha256).values_list("imatrix_tensors", flat=True).first()
+    if known is not None:
+        return known
     with tempfile.NamedTemporaryFile(suffix=".gguf") as tmp:
         tmp.write(raw)
         tmp.flush()
         try:
-            return sorted(read_imatrix(Path(tmp.name)).entries)
-        except ValueError as exc:
+            return check_in_subprocess("imatrix", Path(tmp.name), memory_bytes=settings.UPLOAD_CHECK_MEMORY_BYTES,
+                                       cpu_seconds=settings.UPLOAD_CHECK_CPU_SECONDS)
+        except (GGUFHeaderError, CheckFailed) as exc:
             errors.setdefault("imatrix", []).append(f"not a valid GGUF imatrix: {exc}")
             return []
 
@@ -148,16 +158,27 @@ def clean_submission(data, files) -> RecipeSubmission:
     if not isinstance(claimed, dict) or not all(isinstance(v, (int, float, str)) for v in claimed.values()):
         fail("claimed_metrics", "give an object of metric name -> number, e.g. {\"ppl\": 139.69}")
         claimed = {}
+    elif any("\x00" in f"{k}{v}" for k, v in claimed.items()):  # PostgreSQL's jsonb cannot store it
+        fail("claimed_metrics", "text with a NUL character (\\x00) is not accepted")
+        claimed = {}
+
+    description = data.get("description") or ""
+    if not isinstance(description, str):
+        fail("description", "give the description as Markdown text")
+        description = ""
+    elif len(description) > MAX_DESCRIPTION_CHARS:
+        fail("description", f"{len(description)} characters; at most {MAX_DESCRIPTION_CHARS} are allowed")
 
     imatrix_raw = _read_upload(files.get("imatrix"), settings.IMATRIX_MAX_BYTES, errors, "imatrix")
-    imatrix_tensors = _check_imatrix(imatrix_raw, errors) if imatrix_raw else []
+    imatrix_sha256 = hashlib.sha256(imatrix_raw).hexdigest() if imatrix_raw else ""
+    imatrix_tensors = _check_imatrix(imatrix_raw, imatrix_sha256, errors) if imatrix_raw else []
 
     if errors:
         raise SubmissionInvalid(errors)
     return RecipeSubmission(
         base_model=base_model, ftype=ftype, spec=spec, source_text=source_text, title=title,
-        description=data.get("description") or "", method=method, claimed_metrics=claimed,
-        imatrix_bytes=imatrix_raw, imatrix_sha256=hashlib.sha256(imatrix_raw).hexdigest() if imatrix_raw else "",
+        description=description, method=method, claimed_metrics=claimed,
+        imatrix_bytes=imatrix_raw, imatrix_sha256=imatrix_sha256,
         imatrix_tensors=imatrix_tensors,
     )
 

@@ -95,9 +95,11 @@ def recipe_reproduce(request, pk: int):
     recipe = get_object_or_404(Recipe.objects.select_related("base_model"), pk=pk)
     corpus = EvalCorpus.objects.filter(pk=request.POST["corpus"]).first() if request.POST.get("corpus", "").isdigit() else None
     try:
-        run = run_services.run_request(recipe=recipe, user=request.user, corpus=corpus)
+        run, _ = run_services.run_request(recipe=recipe, user=request.user, corpus=corpus)
     except run_services.NoCorpus as exc:
         raise Http404(str(exc))
     except run_services.NotReproducible as exc:
         return HttpResponseBadRequest(str(exc))
+    except run_services.TooManyQueued as exc:
+        return HttpResponse(str(exc), status=429, content_type="text/plain; charset=utf-8")
     return redirect(run.get_absolute_url())

@@ -1,5 +1,6 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
+from leaderboard.runs import services
 from leaderboard.runs.models import Run
 
 
@@ -9,6 +10,20 @@ class RunAdmin(admin.ModelAdmin):
 
     list_display = ["id", "recipe", "state", "progress", "attempt", "worker", "heartbeat_at", "output_sha256"]
     list_filter = ["state"]
+    actions = ["withdraw", "rerun"]
+
+    @admin.action(description="Withdraw (stop and fail) the selected runs that are not final")
+    def withdraw(self, request, queryset):
+        reason = f"withdrawn by {request.user.username}"
+        stopped = sum(services.run_withdraw(run_id=pk, reason=reason) for pk in queryset.values_list("pk", flat=True))
+        self.message_user(request, f"withdrew {stopped} run(s)", messages.SUCCESS)
+
+    @admin.action(description="Re-run: queue a new reproduction of each selected run's recipe")
+    def rerun(self, request, queryset):
+        results = [services.run_request(recipe=run.recipe, user=request.user, corpus=run.corpus)[1]
+                   for run in queryset.select_related("recipe", "corpus")]
+        self.message_user(request, f"queued {sum(results)} new run(s); {len(results) - sum(results)} were "
+                                   "already waiting", messages.SUCCESS)
 
     def has_change_permission(self, request, obj=None):
         return False

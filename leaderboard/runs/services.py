@@ -37,6 +37,10 @@ class NotReproducible(Exception):
     """The request cannot be honoured as asked (a base model awaiting approval, a corpus not offered)."""
 
 
+class TooManyQueued(Exception):
+    """The user already has RUN_MAX_QUEUED_PER_USER reproductions waiting for a worker."""
+
+
 def default_corpus() -> EvalCorpus:
     corpus = (EvalCorpus.objects.filter(is_default=True).first()
               or EvalCorpus.objects.filter(enabled=True).first() or EvalCorpus.objects.first())
@@ -45,17 +49,31 @@ def default_corpus() -> EvalCorpus:
     return corpus
 
 
-def run_request(*, recipe: Recipe, user=None, corpus: EvalCorpus | None = None) -> Run:
-    """Queue a reproduction on the default corpus, or on another one the admin enabled."""
+def run_request(*, recipe: Recipe, user=None, corpus: EvalCorpus | None = None,
+                queue_another: bool = False) -> tuple[Run, bool]:
+    """Queue a reproduction on the default corpus, or on another one the admin enabled: (run, created).
+    A recipe has at most one run waiting for a worker per corpus; asking again returns that one, unless
+    the site itself asks for several (queue_another: the demo loader queueing the two runs that verify a recipe).
+    TooManyQueued when the user has RUN_MAX_QUEUED_PER_USER waiting; NotReproducible for a base model
+    awaiting approval or a corpus not offered."""
     if not recipe.base_model.approved:
         raise NotReproducible(f"base model {recipe.base_model.name} waits for a moderator's approval")
     if corpus is not None and not (corpus.enabled or corpus.is_default):
         raise NotReproducible(f"evaluation profile '{corpus.name}' is not offered for reproductions")
+    corpus = corpus or default_corpus()
     with transaction.atomic():
-        run = Run.objects.create(recipe=recipe, corpus=corpus or default_corpus(), requested_by=user,
-                                 heartbeat_at=timezone.now())
+        # one request at a time per recipe, so two concurrent requests cannot both see "none queued"
+        Recipe.objects.select_for_update().filter(pk=recipe.pk).first()
+        queued = Run.objects.filter(recipe=recipe, corpus=corpus, state=run_states.QUEUED).first()
+        if queued is not None and not queue_another:
+            return queued, False
+        if user is not None and Run.objects.filter(
+                requested_by=user, state=run_states.QUEUED).count() >= settings.RUN_MAX_QUEUED_PER_USER:
+            raise TooManyQueued(f"you have {settings.RUN_MAX_QUEUED_PER_USER} reproductions waiting for a worker; "
+                                "ask for more when one has started")
+        run = Run.objects.create(recipe=recipe, corpus=corpus, requested_by=user, heartbeat_at=timezone.now())
         dispatch.enqueue(dispatch.REPRODUCE_TASK, run.pk, queue="gpu")
-    return run
+    return run, True
 
 
 def run_claim(*, run_id: int, worker: str) -> uuid.UUID | None:
@@ -108,6 +126,15 @@ def run_heartbeat(*, run_id: int, token: uuid.UUID, progress: float) -> None:
         raise RunLost(run_id)
 
 
+def run_is_owned(*, run_id: int, token: str) -> bool:
+    """Does an attempt with this claim token still own the run (it is active and was not re-queued)?"""
+    try:
+        uuid.UUID(token)
+    except ValueError:
+        return False
+    return _owned(run_id, token).exists()
+
+
 def run_append_log(*, run_id: int, token: uuid.UUID, text: str) -> None:
     _owned(run_id, token).update(log=Concat(F("log"), Value(text.rstrip("\n") + "\n")))
 
@@ -117,9 +144,17 @@ def run_fail(*, run_id: int, token: uuid.UUID, error: str) -> bool:
         state=run_states.FAILED, error=error, finished_at=timezone.now(), claim_token=None))
 
 
-def runs_requeue_stalled() -> list[int]:
+def run_withdraw(*, run_id: int, reason: str) -> bool:
+    """An administrator stops a run that is not final: it fails with the reason. A worker still on it
+    loses it (its next heartbeat or write finds no row it owns) and stops without writing."""
+    return bool(Run.objects.filter(pk=run_id, state__in=[run_states.QUEUED, *run_states.ACTIVE_STATES]).update(
+        state=run_states.FAILED, error=reason, finished_at=timezone.now(), claim_token=None))
+
+
+def runs_requeue_stalled(*, resend_all_queued: bool = False) -> list[int]:
     """Re-queue runs whose worker stopped beating (killed, lost), and re-send queued runs whose
-    message may have been lost with the broker. A run that lost RUN_MAX_ATTEMPTS workers fails."""
+    message may have been lost with the broker (all of them at once with resend_all_queued, when the
+    broker is known to have lost its messages). A run that lost RUN_MAX_ATTEMPTS workers fails."""
     cutoff = timezone.now() - timedelta(seconds=settings.RUN_STALLED_AFTER_SECONDS)
     stalled = Run.objects.filter(state__in=run_states.ACTIVE_STATES, heartbeat_at__lt=cutoff)
     resend: list[int] = []
@@ -133,7 +168,7 @@ def runs_requeue_stalled() -> list[int]:
                 state=run_states.QUEUED, claim_token=None, heartbeat_at=timezone.now()):
             resend.append(run.pk)
     # a queued run may just be waiting behind long runs: re-send it only after a much longer wait
-    queued_cutoff = timezone.now() - timedelta(seconds=settings.RUN_RESEND_QUEUED_AFTER_SECONDS)
+    queued_cutoff = timezone.now() - timedelta(seconds=0 if resend_all_queued else settings.RUN_RESEND_QUEUED_AFTER_SECONDS)
     lost_messages = list(Run.objects.filter(state=run_states.QUEUED, heartbeat_at__lt=queued_cutoff)
                          .values_list("pk", flat=True))
     Run.objects.filter(pk__in=lost_messages).update(heartbeat_at=timezone.now())

@@ -81,7 +81,7 @@ def _reproduce(alice, bob) -> tuple[dict[str, list], set[int]]:
         if runs == 2:
             twice.add(recipe.pk)
     for wave in ([r for rs in made.values() for r in rs], [r for rs in made.values() for r in rs if r.pk in twice]):
-        ids = [run_request(recipe=r, user=(alice, bob)[n % 2]).pk for n, r in enumerate(wave)]
+        ids = [run_request(recipe=r, user=(alice, bob)[n % 2])[0].pk for n, r in enumerate(wave)]
         wait_for(lambda: not Run.objects.filter(pk__in=ids).exclude(state__in=run_states.FINAL_STATES).exists(),
                  timeout=300, interval=0.5)
         failed = list(Run.objects.filter(pk__in=ids, state=run_states.FAILED).values_list("pk", "error"))

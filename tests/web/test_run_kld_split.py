@@ -14,7 +14,7 @@ SPLIT = {"file": 0.0025, "arithmetic": 0.0049, "total": 0.0075081}
 def done_run(alice, base_model, corpus):
     submission = clean_submission({"base_model": base_model.name, "ftype": "Q6_K", "title": "stock"}, {})
     recipe, _ = recipe_submit(user=alice, submission=submission)
-    run = run_request(recipe=recipe, user=alice)
+    run, _ = run_request(recipe=recipe, user=alice)
     run.state = run_states.DONE
     run.hardware = {"device": "cpu", "cpu": "AMD EPYC", "backend": "cpu", "op_offload": False}
     run.metrics = {"kld_mean": 0.0075081, "kld_err": 0.0001, "noise_floor": FLOOR, "kld_split": SPLIT}

@@ -1,12 +1,10 @@
 """A user requests a reproduction; a real Celery worker on the real Redis broker re-makes and measures it."""
 import os
 import signal
-import subprocess
-import sys
 import time
+from pathlib import Path
 
 import pytest
-from django.db import connection
 from rest_framework.test import APIClient
 
 from leaderboard.domain import run_states
@@ -14,7 +12,7 @@ from leaderboard.domain.paired import unpack
 from leaderboard.recipes.models import Recipe
 from leaderboard.runs import services
 from leaderboard.runs.models import Run
-from tests.conftest import REPO, wait_for
+from tests.conftest import wait_for, worker_process
 
 
 def _submit_and_request(user, base_model, rules="blk\\.1\\.ffn_down=q2_K", ftype="Q4_K_M"):
@@ -115,30 +113,11 @@ def test_a_run_that_loses_too_many_workers_fails(alice, base_model, corpus, sett
     assert run.state == run_states.FAILED and "stopped responding 1 times" in run.error
 
 
-def _worker_process(name: str) -> subprocess.Popen:
-    # the KLD split's extra passes are not what these tests are about: measuring stays one pass
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "leaderboard.settings_test",
-           "LEADERBOARD_DB_NAME": connection.settings_dict["NAME"], "LEADERBOARD_MEASURE_KLD_SPLIT": "0"}
-    return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "workers", "worker", "-Q", "gpu,default", "--pool", "solo",
-         "-n", f"{name}@%h", "--loglevel", "WARNING", "--without-heartbeat", "--without-mingle", "--without-gossip"],
-        cwd=REPO, env=env, start_new_session=True)
-
-
 @pytest.mark.django_db(transaction=True)
-def test_a_killed_worker_loses_no_run_and_the_run_ends_once(alice, small_corpus, celery_app_for_tests,
-                                                            tmp_path_factory):
-    from leaderboard.basemodels.services import base_model_register, corpus_register
-    from tests.tiny_model import write_tiny_llama
-
-    # a model and a corpus big enough that measuring takes seconds: the worker is killed in the middle
-    folder = tmp_path_factory.mktemp("kill")
-    base = base_model_register(source=str(write_tiny_llama(folder / "mid.gguf", n_embd=512, n_ff=1536, n_layer=16)),
-                               name="tiny-mid")
-    corpus_register(name="wiki-head-512", source=str(small_corpus), n_ctx=512, n_chunks=8, make_default=True)
-    first = _worker_process("first")
+def test_a_killed_worker_loses_no_run_and_the_run_ends_once(alice, mid_model, celery_app_for_tests, settings):
+    first = worker_process("first")
     try:
-        _, _, run_id = _submit_and_request(alice, base, ftype="Q8_0")
+        _, _, run_id = _submit_and_request(alice, mid_model, ftype="Q8_0")
         wait_for(lambda: Run.objects.get(pk=run_id).state == run_states.MEASURING, timeout=60, interval=0.05)
         os.killpg(first.pid, signal.SIGKILL)
         first.wait()
@@ -148,7 +127,10 @@ def test_a_killed_worker_loses_no_run_and_the_run_ends_once(alice, small_corpus,
     killed = Run.objects.get(pk=run_id)
     assert killed.state in run_states.ACTIVE_STATES and killed.attempt == 1
 
-    second = _worker_process("second")
+    killed_outputs = list(Path(settings.WORK_DIR).glob(f"run-{run_id}-*.gguf"))
+    assert len(killed_outputs) == 1  # the killed attempt's file: nothing of it ran its `finally`
+
+    second = worker_process("second")
     try:
         # the reaper (normally celery beat) sees the stopped heartbeat and re-queues the run
         wait_for(lambda: services.runs_requeue_stalled() == [run_id], timeout=30, interval=0.5)
@@ -160,6 +142,7 @@ def test_a_killed_worker_loses_no_run_and_the_run_ends_once(alice, small_corpus,
     assert run.attempt == 2 and run.metrics["kld_mean"] > 0
     time.sleep(1)
     assert Run.objects.get(pk=run_id).finished_at == run.finished_at  # nothing finished it again
+    assert not list(Path(settings.WORK_DIR).glob(f"run-{run_id}-*"))  # the second attempt removed the first's file
 
 
 @pytest.mark.django_db(transaction=True)

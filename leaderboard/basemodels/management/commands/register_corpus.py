@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from leaderboard.basemodels.services import corpus_register
+from leaderboard.basemodels.services import NotACorpus, corpus_register
 from leaderboard.files.store import FetchError
 
 
@@ -19,6 +19,6 @@ class Command(BaseCommand):
         try:
             corpus = corpus_register(name=name, source=source, n_ctx=n_ctx, n_chunks=chunks,
                                      make_default=default, note=note)
-        except (FetchError, OSError) as exc:
+        except (FetchError, OSError, NotACorpus) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"registered corpus {corpus} sha256 {corpus.sha256[:12]}…")

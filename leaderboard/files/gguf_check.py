@@ -1,0 +1,82 @@
+"""Check an untrusted GGUF upload in a child process with memory and CPU limits.
+
+The web process never parses an uploaded file itself: a bug or a hostile header costs the child at most
+its address-space and CPU limits, and the upload gets a clean error. Run as
+`python -m leaderboard.files.gguf_check imatrix PATH`, the child prints one JSON object.
+"""
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+from leaderboard.files.gguf_header import GGUFHeader, GGUFHeaderError, read_header
+
+F32 = 0
+
+
+def imatrix_entry_names(header: GGUFHeader) -> list[str]:
+    """The tensor names an imatrix has entries for, checked as quantize.cpp's load_imatrix reads them:
+    every `<name>.in_sum2` has a `<name>.counts`, both F32, the sums a whole number of rows per count."""
+    if header.values.get("general.type") != "imatrix":
+        raise GGUFHeaderError("not a GGUF imatrix: general.type is not 'imatrix'")
+    by_name = {t.name: t for t in header.tensors}
+    names = []
+    for t in header.tensors:
+        if not t.name.endswith(".in_sum2"):
+            continue
+        name = t.name[: -len(".in_sum2")]
+        counts = by_name.get(f"{name}.counts")
+        if counts is None:
+            raise GGUFHeaderError(f"imatrix entry {name} has no .counts tensor")
+        if t.ggml_type != F32 or counts.ggml_type != F32:
+            raise GGUFHeaderError(f"imatrix entry {name} is not F32")
+        if t.n_elements % counts.n_elements:
+            raise GGUFHeaderError(f"imatrix entry {name}: {t.n_elements} sums do not split into "
+                                  f"{counts.n_elements} experts")
+        names.append(name)
+    if not names:
+        raise GGUFHeaderError("not a GGUF imatrix: no .in_sum2 tensors")
+    return sorted(names)
+
+
+CHECKS = {"imatrix": imatrix_entry_names}
+
+
+class CheckFailed(Exception):
+    """The child could not finish (out of memory or time): the file is refused."""
+
+
+def check_in_subprocess(kind: str, path: Path, *, memory_bytes: int, cpu_seconds: int) -> list[str]:
+    """Run CHECKS[kind] on the file in a child limited to memory_bytes of address space and cpu_seconds
+    of CPU (and twice that of wall time). GGUFHeaderError with the child's reason for a malformed file,
+    CheckFailed when the child ran out of either."""
+    command = [sys.executable, "-m", __name__, kind, str(path), str(memory_bytes), str(cpu_seconds)]
+    try:
+        done = subprocess.run(command, capture_output=True, timeout=2 * cpu_seconds, env={},
+                              cwd=Path(__file__).resolve().parents[2])
+    except subprocess.TimeoutExpired as exc:
+        raise CheckFailed(f"checking the file took longer than {2 * cpu_seconds} s") from exc
+    if done.returncode != 0:
+        raise CheckFailed(f"checking the file failed (exit status {done.returncode}; out of memory or time?)")
+    answer = json.loads(done.stdout)
+    if "error" in answer:
+        raise GGUFHeaderError(answer["error"])
+    return answer["names"]
+
+
+def main(kind: str, path: str, memory_bytes: str, cpu_seconds: str) -> None:
+    # the child limits itself before it reads a byte (no preexec_fn: unsafe in a threaded web server)
+    resource.setrlimit(resource.RLIMIT_AS, (int(memory_bytes), int(memory_bytes)))
+    resource.setrlimit(resource.RLIMIT_CPU, (int(cpu_seconds), int(cpu_seconds)))
+    try:
+        answer = {"names": CHECKS[kind](read_header(Path(path)))}
+    except GGUFHeaderError as exc:
+        answer = {"error": str(exc)}
+    json.dump(answer, sys.stdout)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
