@@ -127,7 +127,6 @@ PLAN_TIME_LIMIT = int(env("PLAN_TIME_LIMIT", "600"))
 # --- Generation health check (thresholds measured on sound and broken quants: docs/metrics.md) ---
 HEALTH_MAX_TOKENS = int(env("HEALTH_MAX_TOKENS", "96"))
 HEALTH_SECONDS_PER_PROMPT = float(env("HEALTH_SECONDS_PER_PROMPT", "20"))
-HEALTH_MIN_DISTINCT_2 = float(env("HEALTH_MIN_DISTINCT_2", "0.5"))
-HEALTH_MAX_REPEAT_SHARE = float(env("HEALTH_MAX_REPEAT_SHARE", "0.25"))
+HEALTH_MIN_DISTINCT_2 = float(env("HEALTH_MIN_DISTINCT_2", "0.15"))
 HEALTH_MIN_TOKENS = int(env("HEALTH_MIN_TOKENS", "32"))
 WHITENOISE_USE_FINDERS = True

@@ -3,6 +3,7 @@
 summary that goes into run.metrics."""
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,8 +16,7 @@ from workers.engine import benchmarks, generate
 
 
 def health_thresholds() -> Thresholds:
-    return Thresholds(min_distinct_2=settings.HEALTH_MIN_DISTINCT_2, max_repeat_share=settings.HEALTH_MAX_REPEAT_SHARE,
-                      min_tokens=settings.HEALTH_MIN_TOKENS)
+    return Thresholds(min_distinct_2=settings.HEALTH_MIN_DISTINCT_2, min_tokens=settings.HEALTH_MIN_TOKENS)
 
 
 def run_benchmarks(*, run_id: int, token, base_sha256: str, base_path: Path, quant_path: Path,
@@ -24,6 +24,7 @@ def run_benchmarks(*, run_id: int, token, base_sha256: str, base_path: Path, qua
     profile = selectors.default_profile()
     if profile is None:
         return {}
+    started = time.monotonic()
     engine = {"n_threads": settings.N_THREADS, "n_gpu_layers": settings.N_GPU_LAYERS}
     suites = list(profile.suites.all())
     steps = 2 * len(suites) + int(profile.health_check)
@@ -51,5 +52,6 @@ def run_benchmarks(*, run_id: int, token, base_sha256: str, base_path: Path, qua
                                        thresholds=health_thresholds(), **engine)
         metrics["health_samples"] = health.pop("samples")
         metrics["health"] = health
+    metrics["benchmark_seconds"] = round(time.monotonic() - started, 2)
     progress(1.0)
     return metrics

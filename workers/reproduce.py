@@ -20,6 +20,7 @@ from leaderboard.files.gguf_meta import tensor_summary
 from leaderboard.files.store import FetchError, fetch_into_store, sha256_of
 from leaderboard.runs import services
 from leaderboard.runs.models import Run
+from workers.benchmarking import run_benchmarks
 from workers.engine import measure
 from workers.engine.llamacpp.decode import DecodeError
 from workers.engine.llamacpp.quantize import QuantizeError, run_quantize
@@ -126,5 +127,7 @@ def _pipeline(run: Run, token, beat: Heartbeat, out: Path, timings: dict) -> Non
         progress=lambda f: beat.set(f / 2))
     metrics = measure.measure_quant(out, teacher, n_threads=n_threads, n_gpu_layers=n_gpu_layers,
                                     progress=lambda f: beat.set(0.5 + f / 2))
+    metrics.update(run_benchmarks(run_id=run.pk, token=token, base_sha256=base.sha256, base_path=base_path,
+                                  quant_path=out, progress=beat.set))
     _phase(run.pk, token, beat, timings, run_states.MEASURING, t, metrics=metrics)
 

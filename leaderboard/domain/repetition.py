@@ -33,15 +33,16 @@ def longest_repeat(tokens: Sequence[int]) -> int:
 
 @dataclass(frozen=True)
 class Thresholds:
-    min_distinct_2: float    # below this the text loops
-    max_repeat_share: float  # longest repeated span / generated tokens above this: loops
-    min_tokens: int          # texts shorter than this are not judged by repetition
+    min_distinct_2: float  # below this the text loops on a short period
+    min_tokens: int        # texts shorter than this are not judged
 
 
 def judge(tokens: Sequence[int], *, hit_cap: bool, thresholds: Thresholds) -> dict:
-    """Repetition figures of one generation and whether they look degenerate."""
+    """Repetition figures of one generation and whether it is degenerate: it ran to the cap without an end
+    token and loops on a short period. (A small base model's greedy text often repeats whole sentences;
+    the longest repeated span is reported but does not judge, docs/metrics.md.)"""
     n = len(tokens)
     d2, rep = distinct_ratio(tokens, 2), longest_repeat(tokens)
-    loops = n >= thresholds.min_tokens and (d2 < thresholds.min_distinct_2 or rep > thresholds.max_repeat_share * n)
+    loops = n >= thresholds.min_tokens and d2 < thresholds.min_distinct_2
     return {"tokens": n, "distinct_2": round(d2, 4), "longest_repeat": rep, "hit_cap": hit_cap,
             "degenerate": bool(loops and hit_cap)}

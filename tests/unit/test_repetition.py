@@ -1,6 +1,6 @@
 from leaderboard.domain.repetition import Thresholds, distinct_ratio, judge, longest_repeat
 
-T = Thresholds(min_distinct_2=0.5, max_repeat_share=0.25, min_tokens=8)
+T = Thresholds(min_distinct_2=0.5, min_tokens=8)
 
 
 def test_it_measures_distinct_bigrams():

@@ -63,12 +63,12 @@ def load(path: Path, cparams, n_gpu_layers: int):
     return model, ctx
 
 
-def tokenize(vocab, text: bytes, add_special: bool = True) -> np.ndarray:
-    """common_tokenize(ctx, text, add_special, parse_special=false), as llama-perplexity calls it."""
+def tokenize(vocab, text: bytes, add_special: bool = True, parse_special: bool = False) -> np.ndarray:
+    """common_tokenize(ctx, text, add_special, parse_special); llama-perplexity parses no special tokens."""
     capacity = len(text) + 16
     while True:
         buf = (llama_cpp.llama_token * capacity)()
-        n = llama_cpp.llama_tokenize(vocab, text, len(text), buf, capacity, add_special, False)
+        n = llama_cpp.llama_tokenize(vocab, text, len(text), buf, capacity, add_special, parse_special)
         if n >= 0:
             return np.ctypeslib.as_array(buf)[:n].astype(np.int32)
         capacity = -n

@@ -128,13 +128,7 @@ class TaskModel:
 
     def tokenize_prompt(self, text: str) -> list[int]:
         """Tokens of a prompt whose special tokens (chat markers) are parsed, with BOS as the vocab wants."""
-        data = text.encode()
-        capacity = len(data) + 16
-        buf = (llama_cpp.llama_token * capacity)()
-        n = llama_cpp.llama_tokenize(self._vocab, data, len(data), buf, capacity, True, True)
-        if n < 0:
-            raise DecodeError("prompt does not tokenize")
-        return list(buf[:n])
+        return tokenize(self._vocab, text.encode(), True, True).tolist()
 
     def generate_greedy(self, prompt: list[int], *, max_tokens: int, deadline: float) -> tuple[list[int], bool]:
         """Greedy continuation of prompt until an end-of-generation token, max_tokens or time.monotonic() >
