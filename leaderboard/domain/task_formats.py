@@ -51,6 +51,11 @@ class ChoiceTask:
         return self.labels.index(1)
 
 
+def as_read_by_f(data: bytes) -> bytes:
+    """What `llama-perplexity -f FILE` hands the scorers: the file with one trailing newline dropped."""
+    return data[:-1] if data.endswith(b"\n") else data
+
+
 def parse_hellaswag(text: str) -> list[HellaswagTask]:
     lines = text.split("\n")
     if lines and lines[-1] == "":  # std::getline yields no empty last line after a final newline
@@ -93,7 +98,8 @@ def parse_winogrande_csv(text: str) -> list[WinograndeTask]:
 
 
 def winogrande_csv_from_jsonl(text: str) -> str:
-    """WinoGrande's dev.jsonl as the CSV llama-perplexity --winogrande reads (index from 0, file order)."""
+    """WinoGrande's dev.jsonl as the CSV llama-perplexity --winogrande reads (index from 0, file order). It ends
+    with an empty line: `-f` drops one trailing newline, and llama.cpp skips a last line without one."""
     rows = []
     for i, line in enumerate(l for l in text.splitlines() if l.strip()):
         item = json.loads(line)
@@ -103,7 +109,7 @@ def winogrande_csv_from_jsonl(text: str) -> str:
         if "," in sentence:
             sentence = f'"{sentence}"'
         rows.append(f"{i},{sentence},{o1},{o2},{item['answer']}\n")
-    return "".join(rows)
+    return "".join(rows) + "\n"
 
 
 def _pack_string(s: str) -> bytes:
@@ -206,9 +212,9 @@ def choice_tasks_from_mmlu_csv(text: str) -> list[ChoiceTask]:
 def count_tasks(fmt: str, data: bytes) -> int:
     """Tasks llama-perplexity would read from a file of this format."""
     if fmt == "hellaswag":
-        return len(parse_hellaswag(data.decode()))
+        return len(parse_hellaswag(as_read_by_f(data).decode()))
     if fmt == "winogrande":
-        return len(parse_winogrande_csv(data.decode()))
+        return len(parse_winogrande_csv(as_read_by_f(data).decode()))
     if fmt == "multiple_choice":
         return count_choice_tasks(data)
     raise TaskFormatError(f"unknown format {fmt!r}")
@@ -218,7 +224,9 @@ def convert_original(kind: str, texts: list[str]) -> tuple[str, bytes]:
     """An original dataset (its files' texts, in order) as (format, bytes) llama-perplexity reads.
     kind: winogrande (dev.jsonl), arc (ARC-*.jsonl), mmlu (subject CSVs)."""
     if kind == "winogrande":
-        return "winogrande", "".join(winogrande_csv_from_jsonl(t) for t in texts).encode()
+        if len(texts) != 1:
+            raise TaskFormatError("WinoGrande converts from one dev.jsonl")
+        return "winogrande", winogrande_csv_from_jsonl(texts[0]).encode()
     if kind == "arc":
         return "multiple_choice", encode_choice_tasks([x for t in texts for x in choice_tasks_from_arc_jsonl(t)])
     if kind == "mmlu":

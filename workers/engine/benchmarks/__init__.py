@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from leaderboard.domain.task_formats import count_tasks
 from leaderboard.domain.task_scores import accuracy, answer_flips
 from leaderboard.domain.task_selection import first_order, hellaswag_order, sampled_order
 from workers.engine.benchmarks import hellaswag, multiple_choice, winogrande
@@ -21,7 +22,7 @@ CACHE_VERSION = 1
 
 def task_order(fmt: str, data: bytes, n_tasks: int, selection: str) -> list[int]:
     """Indices of the scored tasks in scoring order; n_tasks 0 means all."""
-    n_total = FORMATS[fmt].count(data)
+    n_total = count_tasks(fmt, data)
     if selection == "first":
         return first_order(n_total, n_tasks)
     if selection != "random":

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from leaderboard.domain.task_formats import count_choice_tasks, decode_choice_tasks
+from leaderboard.domain.task_formats import decode_choice_tasks
 from workers.engine.benchmarks import choices
 
 
@@ -16,9 +16,6 @@ def run(model, data: bytes, order: list[int], *, n_threads: int, progress=None) 
                            accumulate=np.float32, n_threads=n_threads, progress=progress)
     return chosen, [t.gold for t in tasks]
 
-
-def count(data: bytes) -> int:
-    return count_choice_tasks(data)
 
 
 def max_answers(data: bytes) -> int:

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from leaderboard.domain.task_formats import parse_winogrande_csv
+from leaderboard.domain.task_formats import as_read_by_f, parse_winogrande_csv
 from workers.engine.benchmarks.scoring import common_prefix, log_probs, pack
 
 MAX_TASKS_PER_BATCH = 128
@@ -30,7 +30,7 @@ def _spans(seqs: list[list[int]], n_bases: tuple[int, int], cp: int) -> list[tup
 
 def run(model, data: bytes, order: list[int], *, n_threads: int, progress=None) -> tuple[list[int], list[int]]:
     """(chosen 0/1, gold 0/1) per task of order."""
-    parsed = parse_winogrande_csv(data.decode())
+    parsed = parse_winogrande_csv(as_read_by_f(data).decode())
     tasks = [parsed[i] for i in order]
     seqs = [[model.tokenize(t.first + c + t.second) for c in t.choices] for t in tasks]
     n_bases = [tuple(len(model.tokenize(t.first + c)) for c in t.choices) for t in tasks]
@@ -63,6 +63,3 @@ def run(model, data: bytes, order: list[int], *, n_threads: int, progress=None) 
                 progress(b.stop / len(tasks))
     return chosen, [t.answer - 1 for t in tasks]
 
-
-def count(data: bytes) -> int:
-    return len(parse_winogrande_csv(data.decode()))
