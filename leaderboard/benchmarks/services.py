@@ -87,3 +87,27 @@ def results_save(*, run_id: int, token, results: list[dict]) -> None:
         BenchmarkResult.objects.update_or_create(run_id=run_id, suite_id=r["suite_id"], defaults={
             k: r[k] for k in ("accuracy", "stderr", "tasks", "correct", "base_accuracy", "flips", "lost", "gained",
                               "flipped_tasks", "seconds")})
+
+
+# The suites of the issue's profiles, from the shared data folder: (slug, name, kind or format, files, tasks)
+STANDARD_SUITES = (
+    ("hellaswag", "HellaSwag", "hellaswag", "hellaswag/hellaswag_val_full.txt", 400),
+    ("arc-challenge", "ARC-Challenge", "arc", "arc/ARC-Challenge-Test.jsonl", 0),
+    ("winogrande", "WinoGrande", "winogrande", "winogrande/dev.jsonl", 400),
+    ("mmlu", "MMLU (val, pre-release CSVs)", "mmlu", "mmlu/val", 400),
+)
+PROFILES = {"default": ("hellaswag", "arc-challenge"), "full": ("hellaswag", "arc-challenge", "winogrande", "mmlu")}
+
+
+def standard_suites_register(*, data_dir: Path) -> list[EvalProfile]:
+    """Register the four standard suites from data_dir (../shared/data layout), the "default" profile
+    (HellaSwag 400 + ARC-Challenge, made the default) and the "full" profile (all four)."""
+    for slug, name, kind, rel, tasks in STANDARD_SUITES:
+        path = Path(data_dir) / rel
+        if kind == "hellaswag":
+            suite_register(slug=slug, name=name, format="hellaswag", source=str(path), task_limit=tasks)
+        else:
+            files = sorted(path.glob("*.csv")) if path.is_dir() else [path]
+            suite_register_converted(slug=slug, name=name, kind=kind, originals=files, task_limit=tasks)
+    return [profile_set(name=name, suite_slugs=list(slugs), make_default=name == "default")
+            for name, slugs in PROFILES.items()]

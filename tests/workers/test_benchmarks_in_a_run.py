@@ -50,3 +50,14 @@ def test_a_run_scores_the_profiles_suites_and_checks_generation(celery_worker, a
     page = client.get(f"/runs/{run_id}/").content.decode()
     assert "ARC-Challenge" in page and "Generation health" in page
     assert "ARC-Challenge" in client.get(f"/recipes/{recipe['id']}/").content.decode()
+
+
+def test_it_registers_the_standard_suites_and_profiles(transactional_db):
+    call_command("register_standard_suites", str(SHARED_DATA))
+    default = EvalProfile.objects.get(is_default=True)
+    assert default.name == "default"
+    assert {s.slug: s.n_tasks for s in default.suites.all()} == {"hellaswag": 400, "arc-challenge": 1172}
+    full = EvalProfile.objects.get(name="full")
+    assert {s.slug: s.n_tasks for s in full.suites.all()} == {"hellaswag": 400, "arc-challenge": 1172,
+                                                            "winogrande": 400, "mmlu": 400}
+    assert BenchmarkSuite.objects.get(slug="winogrande").n_available == 1267
