@@ -12,7 +12,7 @@ our score_suite on the same tasks in a subprocess (model load included, Python s
 F16 base, 2 threads, alternating; the LAST line is native time / ours (target >= 1).
 
     .venv/bin/python bench/eval_speed.py
-    .venv/bin/python bench/eval_speed.py hellaswag 400
+    .venv/bin/python bench/eval_speed.py hellaswag 400 [REPEATS]
 """
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def main() -> int:
     return 0 if rss_ok and n_med >= o_med else 1
 
 
-def hellaswag_main(n_tasks: int, repeats: int = 2) -> int:
+def hellaswag_main(n_tasks: int = 400, repeats: int = 2) -> int:
     c.ensure_native_build()
     base = c.gemma_f16()
     fmt, path = c.task_suite_file("hellaswag")
@@ -94,5 +94,5 @@ def hellaswag_main(n_tasks: int, repeats: int = 2) -> int:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["hellaswag"]:
-        sys.exit(hellaswag_main(int(sys.argv[2]) if len(sys.argv) > 2 else 400))
+        sys.exit(hellaswag_main(*(int(a) for a in sys.argv[2:4])))
     sys.exit(main())
