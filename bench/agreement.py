@@ -1,10 +1,17 @@
-"""Agreement of our measuring pass with native `llama-perplexity --kl-divergence`.
+"""Agreement of our measuring pass with native `llama-perplexity --kl-divergence`, and (with `tasks`) of our
+task scoring with native `llama-perplexity --hellaswag / --winogrande / --multiple-choice`.
 
 Gemma 3 270M, F16 base vs Q3_K_M, Q6_K and Q3_K_M with two q2_K overrides, WikiText-2 test, 8 x 512 tokens,
 2 threads. Prints both sets of statistics side by side per quant and checks the targets; the LAST line is the
 largest relative difference over the checked statistics. Exit status 1 when a target is missed.
 
     .venv/bin/python bench/agreement.py
+    .venv/bin/python bench/agreement.py tasks [SLUG=N ...]   # default: hellaswag=400 winogrande=400
+                                                             # arc-challenge=0 (all 1172) mmlu=400
+
+The task part scores the F16 base with both, tasks picked by llama-perplexity's seeded random selection, and
+compares them task by task; its LAST line is the largest difference in tasks answered correctly (target: at
+most one per 400 tasks).
 """
 from __future__ import annotations
 
@@ -95,5 +102,43 @@ def main() -> int:
     return 1 if missed else 0
 
 
+TASK_DEFAULTS = {"hellaswag": 400, "winogrande": 400, "arc-challenge": 0, "mmlu": 400}
+
+
+def tasks_main(args: list[str]) -> int:
+    from workers.engine.benchmarks import n_parallel_for
+
+    sizes = dict(TASK_DEFAULTS)
+    sizes.update({k: int(v) for k, v in (a.split("=") for a in args)} if args else {})
+    c.ensure_native_build()
+    base = c.gemma_f16()
+    print(f"native llama-perplexity: {c.native_bin('llama-perplexity')}; model {base.name}; {c.N_THREADS} threads")
+    print(f"{'suite':<15}{'tasks':>7}{'native acc':>12}{'ours acc':>10}{'differ':>8}{'native s':>10}{'ours s':>8}")
+    worst, missed = 0, []
+    for slug, n in sizes.items():
+        fmt, path = c.task_suite_file(slug)
+        data = path.read_bytes()
+        c.log(f"{slug}: native ...")
+        t0 = time.perf_counter()
+        native = c.native_task_scores(base, fmt, path, n, n_parallel=n_parallel_for(fmt, data))
+        t_native = time.perf_counter() - t0
+        c.log(f"{slug}: ours ...")
+        ours = c.ours_task_scores(base, fmt, path, n)
+        mine = [ch == g for ch, g in zip(ours["chosen"], ours["gold"])]
+        differ = sum(a != b for a, b in zip(mine, native)) + abs(len(mine) - len(native))
+        n_acc = 100 * sum(native) / max(1, len(native))
+        print(f"{slug:<15}{len(mine):>7}{n_acc:>12.4f}{ours['acc']:>10.4f}{differ:>8}{t_native:>10.1f}"
+              f"{ours['seconds']:>8.1f}   ± {ours['stderr']:.4f}")
+        allowed = max(1, len(mine) // 400)
+        worst = max(worst, abs(sum(mine) - sum(native)))
+        if abs(sum(mine) - sum(native)) > allowed:
+            missed.append(slug)
+    print()
+    if missed:
+        print("targets missed: " + ", ".join(missed))
+    print(f"largest difference in tasks answered correctly: {worst} ({'target missed' if missed else 'target met'})")
+    return 1 if missed else 0
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(tasks_main(sys.argv[2:]) if sys.argv[1:2] == ["tasks"] else main())

@@ -305,6 +305,91 @@ def parse_kld_output(text: str) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# native task scoring: llama-perplexity --hellaswag / --winogrande / --multiple-choice
+
+NATIVE_TASK_FLAGS = {"hellaswag": ("--hellaswag", "--hellaswag-tasks"),
+                     "winogrande": ("--winogrande", "--winogrande-tasks"),
+                     "multiple_choice": ("--multiple-choice", "--multiple-choice-tasks")}
+
+
+def native_task_command(model: Path, fmt: str, task_file: Path, n_tasks: int, *, n_parallel: int = 4,
+                        n_threads: int = N_THREADS) -> list[str]:
+    mode, count = NATIVE_TASK_FLAGS[fmt]
+    return [str(native_bin("llama-perplexity")), "-m", str(model), "-f", str(task_file), mode, count, str(n_tasks),
+            "-c", str(N_CTX), "-np", str(n_parallel), "-t", str(n_threads)]
+
+
+def parse_task_output(fmt: str, text: str) -> list[bool]:
+    """Per-task correctness in scoring order from the lines llama-perplexity prints after every task:
+    running accuracy (HellaSwag: `i<TAB>acc%<TAB>[lo%, hi%]`, multiple choice: `i<TAB>acc`) or, for
+    WinoGrande, `i<TAB>acc<TAB>score1  score2  chosen  answer`."""
+    correct: list[bool] = []
+    if fmt == "winogrande":
+        for m in re.finditer(r"^(\d+)\t[\d.]+\t\s*\S+\s+\S+\s+([12])\s+([12])\s*$", text, re.M):
+            correct.append(m.group(2) == m.group(3))
+        return correct
+    pattern = r"^(\d+)\t([\d.]+)%\t\[" if fmt == "hellaswag" else r"^(\d+)\t([\d.]+)$"
+    n_right = 0
+    for m in re.finditer(pattern, text, re.M):
+        i, acc = int(m.group(1)), float(m.group(2))
+        if i != len(correct) + 1:
+            raise ValueError(f"unexpected task line {m.group(0)!r}")
+        now = round(acc * i / 100)
+        correct.append(now > n_right)
+        n_right = now
+    return correct
+
+
+def native_task_scores(model: Path, fmt: str, task_file: Path, n_tasks: int, *, n_parallel: int = 4,
+                       n_threads: int = N_THREADS) -> list[bool]:
+    out = run_perplexity(native_task_command(model, fmt, task_file, n_tasks, n_parallel=n_parallel,
+                                             n_threads=n_threads))
+    return parse_task_output(fmt, out)
+
+
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+# slug -> (original kind or None for a file already in llama.cpp's format, original files)
+TASK_SUITES = {
+    "hellaswag": (None, lambda: [SHARED_DATA / "hellaswag" / "hellaswag_val_full.txt"]),
+    "winogrande": ("winogrande", lambda: [SHARED_DATA / "winogrande" / "dev.jsonl"]),
+    "arc-challenge": ("arc", lambda: [SHARED_DATA / "arc" / "ARC-Challenge-Test.jsonl"]),
+    "mmlu": ("mmlu", lambda: sorted((SHARED_DATA / "mmlu" / "val").glob("*.csv"))),
+}
+
+
+def task_suite_file(slug: str) -> tuple[str, Path]:
+    """(format, path) of a suite in llama-perplexity's format; converted ones live in var/bench-cache/suites/."""
+    from leaderboard.domain.task_formats import convert_original
+
+    kind, originals = TASK_SUITES[slug]
+    if kind is None:
+        return "hellaswag", originals()[0]
+    fmt, data = convert_original(kind, [p.read_text(encoding="utf-8") for p in originals()])
+    dst = CACHE_ROOT / "suites" / f"{slug}-{hashlib.sha256(data).hexdigest()[:16]}"
+    _atomic_make(dst, lambda tmp: tmp.write_bytes(data))
+    return fmt, dst
+
+
+def ours_task_scores(model: Path, fmt: str, task_file: Path, n_tasks: int, *, n_threads: int = N_THREADS) -> dict:
+    from workers.engine.benchmarks import score_suite
+
+    return score_suite(model, fmt=fmt, data=task_file.read_bytes(), n_tasks=n_tasks, selection="random",
+                       n_threads=n_threads, n_gpu_layers=0)
+
+
+def _tasks_child(model: str, fmt: str, task_file: str, n_tasks: str, n_threads: str) -> None:
+    """Subprocess entry for timing our task scoring: prints {"seconds": ..., "acc": ...} as JSON."""
+    import json
+
+    from workers.engine.benchmarks import score_suite  # imports are not part of the timed phase
+
+    t0 = time.perf_counter()
+    r = score_suite(Path(model), fmt=fmt, data=Path(task_file).read_bytes(), n_tasks=int(n_tasks),
+                    selection="random", n_threads=int(n_threads), n_gpu_layers=0)
+    print(json.dumps({"seconds": time.perf_counter() - t0, "acc": r["acc"], "tasks": r["tasks"]}))
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # our measuring pass (workers.engine.measure); its Δp / RMS Δp / same top p are in percent, like the native print
 
 
@@ -398,5 +483,8 @@ if __name__ == "__main__":
         print(ensure_native_build())
     elif sys.argv[1:2] == ["measure"] and len(sys.argv) == 5:  # measure QUANT TEACHER N_THREADS
         _measure_child(*sys.argv[2:])
+    elif sys.argv[1:2] == ["tasks"] and len(sys.argv) == 7:  # tasks MODEL FORMAT FILE N_TASKS N_THREADS
+        _tasks_child(*sys.argv[2:])
     else:
-        raise SystemExit("usage: common.py build | common.py measure QUANT TEACHER N_THREADS")
+        raise SystemExit("usage: common.py build | common.py measure QUANT TEACHER N_THREADS"
+                         " | common.py tasks MODEL FORMAT FILE N_TASKS N_THREADS")

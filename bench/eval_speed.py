@@ -7,7 +7,12 @@ native build, models, the native --kl-divergence-base file, our teacher. Timed, 
   run in a subprocess (`common.py measure ...`) whose peak RSS is read with wait4 (target < 3 GB).
 The LAST line is the ratio of medians, native time / our time.
 
+With `hellaswag [N]`: the whole `llama-perplexity --hellaswag --hellaswag-tasks N` process (default 400) against
+our score_suite on the same tasks in a subprocess (model load included, Python start-up and imports not),
+F16 base, 2 threads, alternating; the LAST line is native time / ours (target >= 1).
+
     .venv/bin/python bench/eval_speed.py
+    .venv/bin/python bench/eval_speed.py hellaswag 400 [REPEATS]
 """
 from __future__ import annotations
 
@@ -59,5 +64,35 @@ def main() -> int:
     return 0 if rss_ok and n_med >= o_med else 1
 
 
+def hellaswag_main(n_tasks: int = 400, repeats: int = 2) -> int:
+    c.ensure_native_build()
+    base = c.gemma_f16()
+    fmt, path = c.task_suite_file("hellaswag")
+    native_cmd = c.native_task_command(base, fmt, path, n_tasks)
+    ours_cmd = [sys.executable, str(c.REPO_ROOT / "bench" / "common.py"), "tasks", str(base), fmt, str(path),
+                str(n_tasks), str(c.N_THREADS)]
+    print(f"HellaSwag {n_tasks} tasks, {base.name}, {c.N_THREADS} threads, {repeats} alternating runs each")
+    native_s, ours_s, ours_rss = [], [], []
+    for i in range(repeats):
+        c.log(f"run {i + 1}/{repeats}: native ...")
+        seconds, out, _ = c.run_child(native_cmd)
+        native_acc = 100 * sum(c.parse_task_output(fmt, out)) / n_tasks
+        native_s.append(seconds)
+        c.log(f"run {i + 1}/{repeats}: ours ...")
+        _, out, rss = c.run_child(ours_cmd)
+        result = json.loads(out.strip().splitlines()[-1])
+        ours_s.append(result["seconds"])
+        ours_rss.append(rss)
+        print(f"run {i + 1}: native {native_s[-1]:7.1f} s (acc {native_acc:.2f})   ours {ours_s[-1]:7.1f} s "
+              f"(acc {result['acc']:.2f}, peak RSS {rss / 1024**3:.2f} GiB)")
+    n_med, o_med = statistics.median(native_s), statistics.median(ours_s)
+    print(f"native llama-perplexity --hellaswag, median of {repeats}: {n_med:.1f} s")
+    print(f"ours (score_suite), median of {repeats}: {o_med:.1f} s; peak RSS {max(ours_rss) / 1024**3:.2f} GiB")
+    print(f"HellaSwag-{n_tasks} speed ratio (native/ours): {n_med / o_med:.2f}")
+    return 0 if n_med >= o_med and max(ours_rss) < RSS_TARGET else 1
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["hellaswag"]:
+        sys.exit(hellaswag_main(*(int(a) for a in sys.argv[2:4])))
     sys.exit(main())

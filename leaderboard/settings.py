@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "leaderboard.experiments",
     "leaderboard.accounts",
     "leaderboard.api",
+    "leaderboard.benchmarks",
 ]
 
 MIDDLEWARE = [
@@ -234,4 +235,9 @@ RUN_SOFT_TIME_LIMIT = int(env("RUN_SOFT_TIME_LIMIT", "3000"))
 RUN_TIME_LIMIT = int(env("RUN_TIME_LIMIT", "3300"))
 PLAN_SOFT_TIME_LIMIT = int(env("PLAN_SOFT_TIME_LIMIT", "540"))
 PLAN_TIME_LIMIT = int(env("PLAN_TIME_LIMIT", "600"))
+# --- Generation health check (thresholds measured on sound and broken quants: docs/metrics.md) ---
+HEALTH_MAX_TOKENS = int(env("HEALTH_MAX_TOKENS", "96"))
+HEALTH_SECONDS_PER_PROMPT = float(env("HEALTH_SECONDS_PER_PROMPT", "20"))
+HEALTH_MIN_DISTINCT_2 = float(env("HEALTH_MIN_DISTINCT_2", "0.15"))
+HEALTH_MIN_TOKENS = int(env("HEALTH_MIN_TOKENS", "32"))
 WHITENOISE_USE_FINDERS = True

@@ -30,6 +30,7 @@ from leaderboard.files.store import FetchError, fetch_into_store, sha256_of
 from leaderboard.jsonlog import run_context
 from leaderboard.runs import services
 from leaderboard.runs.models import Run
+from workers.benchmarking import run_benchmarks
 from workers.engine import measure
 from workers.engine.llamacpp.decode import DecodeError
 from workers.engine.llamacpp.quantize import QuantizeError, run_quantize
@@ -230,6 +231,8 @@ def _pipeline(run: Run, token, beat: Heartbeat, out: Path, timings: dict) -> Non
         metrics = measure.measure_quant(out, teacher, n_threads=n_threads, n_gpu_layers=n_gpu_layers,
                                         progress=lambda f: beat.set(0.5 + f / 2), on_tokens=per_token.append)
     metrics["noise_floor"] = floor
+    metrics.update(run_benchmarks(run_id=run.pk, token=token, base_sha256=base.sha256, base_path=base_path,
+                                  quant_path=out, progress=beat.set))
     _phase(run.pk, token, beat, timings, run_states.MEASURING, t, metrics=metrics,
            tokens=services.token_artifact_store(per_token[0]))
 

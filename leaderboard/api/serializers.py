@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from leaderboard.basemodels.models import BaseModel
+from leaderboard.benchmarks.models import BenchmarkResult
 from leaderboard.recipes import selectors as recipe_selectors
 from leaderboard.recipes.models import Recipe
 from leaderboard.recipes.validation import SubmissionInvalid, clean_submission
@@ -56,6 +57,16 @@ class BaseModelDetailSerializer(BaseModelSerializer):
         fields = BaseModelSerializer.Meta.fields + ["tensors"]
 
 
+class BenchmarkResultSerializer(serializers.ModelSerializer):
+    suite = serializers.CharField(source="suite.slug")
+    suite_name = serializers.CharField(source="suite.name")
+
+    class Meta:
+        model = BenchmarkResult
+        fields = ["suite", "suite_name", "accuracy", "stderr", "tasks", "correct", "base_accuracy", "flips", "lost",
+                  "gained", "flipped_tasks", "seconds"]
+
+
 class RunSerializer(serializers.ModelSerializer):
     corpus = serializers.CharField(source="corpus.name")
     profile = serializers.SerializerMethodField()
@@ -71,8 +82,10 @@ class RunSerializer(serializers.ModelSerializer):
 
 
 class RunDetailSerializer(RunSerializer):
+    benchmark_results = BenchmarkResultSerializer(many=True, read_only=True)
+
     class Meta(RunSerializer.Meta):
-        fields = RunSerializer.Meta.fields + ["metrics", "tensor_types", "log"]
+        fields = RunSerializer.Meta.fields + ["metrics", "tensor_types", "log", "benchmark_results"]
 
 
 class RecipeSerializer(serializers.ModelSerializer):

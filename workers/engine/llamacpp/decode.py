@@ -42,18 +42,47 @@ def scored_per_chunk(n_ctx: int) -> int:
     return n_ctx - 1 - n_ctx // 2
 
 
+def load(path: Path, cparams, n_gpu_layers: int):
+    """Load a model and make a context with cparams (no_perf set); returns (model, ctx) or raises DecodeError
+    with the tail of llama.cpp's log."""
+    _backend()
+    mparams = llama_cpp.llama_model_default_params()
+    mparams.n_gpu_layers = effective_gpu_layers(n_gpu_layers)
+    cparams.no_perf = True
+    cparams.op_offload = op_offload(n_gpu_layers)  # off for a CPU run on a GPU build: CPU arithmetic
+    model = ctx = None
+    with captured_log() as lines:
+        model = llama_cpp.llama_model_load_from_file(str(path).encode(), mparams)
+        if model:
+            ctx = llama_cpp.llama_init_from_model(model, cparams)
+    if not model or not ctx:
+        if model:
+            llama_cpp.llama_model_free(model)
+        tail = "\n".join(line for line in lines[-10:] if line.strip())
+        raise DecodeError(f"cannot load {path}:\n{tail}")
+    return model, ctx
+
+
+def tokenize(vocab, text: bytes, add_special: bool = True, parse_special: bool = False) -> np.ndarray:
+    """common_tokenize(ctx, text, add_special, parse_special); llama-perplexity parses no special tokens."""
+    capacity = len(text) + 16
+    while True:
+        buf = (llama_cpp.llama_token * capacity)()
+        n = llama_cpp.llama_tokenize(vocab, text, len(text), buf, capacity, add_special, parse_special)
+        if n >= 0:
+            return np.ctypeslib.as_array(buf)[:n].astype(np.int32)
+        capacity = -n
+
+
 class Model:
     """A model plus a context sized for n_ctx-token chunks, several per batch. Use as a context manager."""
 
     def __init__(self, path: Path, *, n_ctx: int, n_threads: int, n_gpu_layers: int):
-        _backend()
         if n_ctx < 4:
             raise DecodeError(f"n_ctx {n_ctx} is too small")
         self.n_ctx = n_ctx
         self.n_seq = seqs_per_batch(n_ctx)
         self._model = self._ctx = None
-        mparams = llama_cpp.llama_model_default_params()
-        mparams.n_gpu_layers = effective_gpu_layers(n_gpu_layers)
         cparams = llama_cpp.llama_context_default_params()
         # as common_context_params_to_llama fills them for llama-perplexity
         cparams.n_ctx = self.n_seq * n_ctx
@@ -63,16 +92,7 @@ class Model:
         cparams.n_threads = cparams.n_threads_batch = n_threads
         cparams.swa_full = False
         cparams.kv_unified = False
-        cparams.no_perf = True
-        cparams.op_offload = op_offload(n_gpu_layers)  # off for a CPU run on a GPU build: CPU arithmetic
-        with captured_log() as lines:
-            self._model = llama_cpp.llama_model_load_from_file(str(path).encode(), mparams)
-            if self._model:
-                self._ctx = llama_cpp.llama_init_from_model(self._model, cparams)
-        if not self._model or not self._ctx:
-            self.close()
-            tail = "\n".join(line for line in lines[-10:] if line.strip())
-            raise DecodeError(f"cannot load {path}:\n{tail}")
+        self._model, self._ctx = load(path, cparams, n_gpu_layers)
         self._vocab = llama_cpp.llama_model_get_vocab(self._model)
         self.n_vocab = llama_cpp.llama_vocab_n_tokens(self._vocab)
         self.bos = llama_cpp.llama_vocab_bos(self._vocab)
@@ -94,14 +114,7 @@ class Model:
             self._model = None
 
     def tokenize(self, text: bytes) -> np.ndarray:
-        """common_tokenize(ctx, text, add_special=true, parse_special=false), as llama-perplexity calls it."""
-        capacity = len(text) + 16
-        while True:
-            buf = (llama_cpp.llama_token * capacity)()
-            n = llama_cpp.llama_tokenize(self._vocab, text, len(text), buf, capacity, True, False)
-            if n >= 0:
-                return np.ctypeslib.as_array(buf)[:n].astype(np.int32)
-            capacity = -n
+        return tokenize(self._vocab, text)
 
     def decode_chunks(self, chunks: np.ndarray,
                       on_logits: Callable[[int, np.ndarray], None]) -> None:
