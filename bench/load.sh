@@ -23,7 +23,7 @@ trap 'kill $web' EXIT
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/static/site.css" >/dev/null && break; sleep 0.2; done
 total_errors=0 summary=()
 for path in "${paths[@]}"; do
-  out=$(wrk -t 2 -c 8 -d "${LOAD_SECONDS:-15}s" --latency "http://127.0.0.1:$port$path")
+  out=$(wrk -t 2 -c 8 -d "${LOAD_SECONDS:-15}s" --timeout 10s --latency "http://127.0.0.1:$port$path")
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
   non_2xx=$(awk '/Non-2xx/ {print $5}' <<<"$out")

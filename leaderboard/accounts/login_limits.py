@@ -5,6 +5,8 @@ the API's token endpoint, the admin), because all of them go through django.cont
 """
 from __future__ import annotations
 
+import hashlib
+
 from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.signals import user_login_failed
@@ -26,7 +28,9 @@ def client_address(request) -> str:
 
 
 def _keys(request, username: str | None) -> list[str]:
-    return [f"login-failures:address:{client_address(request)}", f"login-failures:user:{(username or '').lower()}"]
+    # hashed: a username or forwarded address may hold any character, a cache key may not
+    return [f"login-failures:{kind}:{hashlib.sha256(value.encode()).hexdigest()}"
+            for kind, value in (("address", client_address(request)), ("user", (username or "").lower()))]
 
 
 def login_blocked(request, username: str | None) -> bool:
