@@ -20,9 +20,11 @@ def proposal_data(proposal) -> dict:
             "state": proposal.state, "error": proposal.error or None, "base_model": proposal.base_model_id}
 
 
-def standings_data(recipe) -> list[dict]:
-    """The recipe's standing per measurement profile (never merged across profiles)."""
-    return [{"profile": profile_data(p), **s.to_dict()} for p, s in run_selectors.recipe_standings(recipe)]
+def standings_data(recipe, standings=None) -> list[dict]:
+    """The recipe's standing per measurement profile (never merged across profiles); `standings` when the
+    caller read them for a whole page at once (run_selectors.standings_of)."""
+    found = run_selectors.recipe_standings(recipe) if standings is None else standings.get(recipe.pk, [])
+    return [{"profile": profile_data(p), **s.to_dict()} for p, s in found]
 
 
 class RecipeSubmitSerializer(serializers.Serializer):
@@ -103,7 +105,7 @@ class RecipeSerializer(serializers.ModelSerializer):
                   "quantize_command", "created_at"]
 
     def get_reproductions(self, obj) -> list:
-        return standings_data(obj)
+        return standings_data(obj, self.context.get("standings"))
 
     def get_override_file_url(self, obj) -> str:
         request = self.context.get("request")

@@ -36,7 +36,8 @@ class RecipeListCreate(APIView):
         recipes = recipe_selectors.recipe_list(base_model_name=request.query_params.get("base_model"))
         page = generics.GenericAPIView.pagination_class()
         items = page.paginate_queryset(recipes, request, view=self)
-        return page.get_paginated_response(serializers.RecipeSerializer(items, many=True, context={"request": request}).data)
+        context = {"request": request, "standings": run_selectors.standings_of(r.pk for r in items)}
+        return page.get_paginated_response(serializers.RecipeSerializer(items, many=True, context=context).data)
 
     def post(self, request):
         incoming = serializers.RecipeSubmitSerializer(data=request.data, context={"request": request})

@@ -53,16 +53,23 @@ def standing_keys(results: list[RunResult]) -> tuple[str, ...]:
     return STANDING_KEYS + tuple(f"bench:{s}" for s in suites)
 
 
-def recipe_standings(recipe) -> list[tuple[MeasurementProfile, Standing]]:
-    """The recipe's standing on each profile it was measured on, the profile with most runs first."""
-    grouped = finished_results(Run.objects.filter(recipe=recipe))
-    profiles = MeasurementProfile.objects.select_related("corpus").in_bulk([pid for pid, _ in grouped])
+def standings_of(recipe_ids) -> dict[int, list[tuple[MeasurementProfile, Standing]]]:
+    """Each recipe's standing on each profile it was measured on (the profile with most runs first), for a
+    whole page of recipes in two queries."""
+    grouped = finished_results(Run.objects.filter(recipe_id__in=list(recipe_ids)))
+    profiles = MeasurementProfile.objects.select_related("corpus").in_bulk({pid for pid, _ in grouped})
     policy = verified_policy()
-    out = []
-    for (profile_id, _), runs in grouped.items():
+    out: dict[int, list[tuple[MeasurementProfile, Standing]]] = {}
+    for (profile_id, recipe_id), runs in grouped.items():
         results = [r for r, _ in runs]
-        out.append((profiles[profile_id], standing(results, standing_keys(results), policy)))
-    return sorted(out, key=lambda ps: (-ps[1].n_runs, ps[0].pk))
+        out.setdefault(recipe_id, []).append((profiles[profile_id], standing(results, standing_keys(results), policy)))
+    for standings in out.values():
+        standings.sort(key=lambda ps: (-ps[1].n_runs, ps[0].pk))
+    return out
+
+
+def recipe_standings(recipe) -> list[tuple[MeasurementProfile, Standing]]:
+    return standings_of([recipe.pk]).get(recipe.pk, [])
 
 
 def recipes_measured_on(profile: MeasurementProfile, base_model) -> list[tuple[int, str]]:

@@ -133,3 +133,12 @@ def test_pages_render_the_chart_and_the_table(client, board, base_model):
     assert table.index("Q3 mix with imatrix") < table.index("Stock Q2_K")  # 0.15 GiB before 0.10 GiB
     home = client.get("/").content.decode()
     assert "3 of 3 reproduced" in home  # verified recipes on the default profile
+
+
+def test_the_recipe_list_reads_standings_for_the_whole_page_at_once(board, django_assert_max_num_queries):
+    client = APIClient()
+    client.get("/api/recipes/")  # warm whatever is cached per process
+    with django_assert_max_num_queries(12):
+        body = client.get("/api/recipes/").json()
+    by_title = {r["title"]: r["reproductions"] for r in body["results"]}
+    assert [(s["profile"]["backend"], s["n_runs"]) for s in by_title["Stock Q4_K_M"]] == [("cpu", 2), ("cuda", 1)]
