@@ -13,6 +13,7 @@ from leaderboard.benchmarks import selectors, services
 from leaderboard.domain.repetition import Thresholds
 from leaderboard.files.store import fetch_into_store
 from workers.engine import benchmarks, generate
+from workers.durable import durably
 
 
 def health_thresholds() -> Thresholds:
@@ -21,12 +22,12 @@ def health_thresholds() -> Thresholds:
 
 def run_benchmarks(*, run_id: int, token, base_sha256: str, base_path: Path, quant_path: Path,
                    progress: Callable[[float], None]) -> dict:
-    profile = selectors.default_profile()
+    profile = durably(selectors.default_profile)
     if profile is None:
         return {}
     started = time.monotonic()
     engine = {"n_threads": settings.N_THREADS, "n_gpu_layers": settings.N_GPU_LAYERS}
-    suites = list(profile.suites.all())
+    suites = durably(lambda: list(profile.suites.all()))
     steps = 2 * len(suites) + int(profile.health_check)
     rows, summary = [], {}
     for k, suite in enumerate(suites):
@@ -44,7 +45,7 @@ def run_benchmarks(*, run_id: int, token, base_sha256: str, base_path: Path, qua
                      "flipped_tasks": [quant["order"][i] for i in flips["changed"]], "seconds": quant["seconds"]})
         summary[suite.slug] = {"acc": quant["acc"], "stderr": quant["stderr"], "tasks": quant["tasks"],
                                "flips": flips["flips"]}
-    services.results_save(run_id=run_id, token=token, results=rows)
+    durably(services.results_save, run_id=run_id, token=token, results=rows)
     metrics = {"eval_profile": profile.name, "benchmarks": summary}
     if profile.health_check:
         health = generate.health_check(quant_path, max_tokens=settings.HEALTH_MAX_TOKENS,

@@ -10,7 +10,6 @@ the run is never left in a false final state; a run nobody finishes is re-queued
 """
 from __future__ import annotations
 
-import contextlib
 import errno
 import logging
 import shutil
@@ -22,7 +21,7 @@ from pathlib import Path
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections, connection
+from django.db import close_old_connections
 
 from leaderboard.domain import run_states
 from leaderboard.files.gguf_meta import tensor_summary
@@ -31,6 +30,7 @@ from leaderboard.jsonlog import run_context
 from leaderboard.runs import services
 from leaderboard.runs.models import Run
 from workers.benchmarking import run_benchmarks
+from workers.durable import TRANSIENT_DB_ERRORS, durably, reconnect
 from workers.engine import measure
 from workers.engine.llamacpp.decode import DecodeError
 from workers.engine.llamacpp.quantize import QuantizeError, run_quantize
@@ -45,34 +45,7 @@ class WorkerDiskFull(Exception):
     """The worker's disk cannot hold what the run must write."""
 
 
-# The database did not answer (server restarted, connection dropped): trying again on a new connection helps.
-TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
-MAX_BACKOFF_SECONDS = 30.0
-
 log = logging.getLogger(__name__)
-
-
-def _reconnect() -> None:
-    """Drop this thread's broken connection; Django opens a new one on the next query."""
-    with contextlib.suppress(DatabaseError):
-        connection.close()
-
-
-def durably(write, *args, **kwargs):
-    """write(*args, **kwargs), retried with exponential backoff on a new connection while the database is
-    unreachable, for up to RUN_WRITE_RETRY_SECONDS; then the last error is raised."""
-    deadline = time.monotonic() + settings.RUN_WRITE_RETRY_SECONDS
-    delay = 0.5
-    while True:
-        try:
-            return write(*args, **kwargs)
-        except TRANSIENT_DB_ERRORS as exc:
-            _reconnect()
-            if time.monotonic() + delay > deadline:
-                raise
-            log.warning("database unreachable (%s); retrying %s in %.1f s", exc, write.__name__, delay)
-            time.sleep(delay)
-            delay = min(delay * 2, MAX_BACKOFF_SECONDS)
 
 
 class Heartbeat:
@@ -102,12 +75,12 @@ class Heartbeat:
                     self.lost = True
                     return
                 except TRANSIENT_DB_ERRORS as exc:
-                    _reconnect()
+                    reconnect()
                     wait, backoff = min(backoff, interval), backoff * 2
                     log.warning("heartbeat: database unreachable (%s); next try in %.1f s", exc, wait,
                                 extra={"run_id": self.run_id})
         finally:
-            _reconnect()
+            reconnect()
 
     def __enter__(self):
         self._thread.start()
@@ -199,7 +172,7 @@ def _pipeline(run: Run, token, beat: Heartbeat, out: Path, timings: dict) -> Non
     corpus_path, _ = fetch_into_store(corpus.source, settings.MODEL_STORE, corpus.sha256)
     build, hardware = build_info(), hardware_info(n_gpu_layers)
     _phase(run.pk, token, beat, timings, run_states.FETCHING, t, build=build, hardware=hardware,
-           profile=services.profile_for(corpus=corpus, build=build, hardware=hardware))
+           profile=durably(services.profile_for, corpus=corpus, build=build, hardware=hardware))
 
     t = time.monotonic()
     # the plan knows the file's exact size; llama.cpp would only say "iostream error" when the disk fills up
@@ -234,5 +207,5 @@ def _pipeline(run: Run, token, beat: Heartbeat, out: Path, timings: dict) -> Non
     metrics.update(run_benchmarks(run_id=run.pk, token=token, base_sha256=base.sha256, base_path=base_path,
                                   quant_path=out, progress=beat.set))
     _phase(run.pk, token, beat, timings, run_states.MEASURING, t, metrics=metrics,
-           tokens=services.token_artifact_store(per_token[0]))
+           tokens=durably(services.token_artifact_store, per_token[0]))
 

@@ -98,5 +98,8 @@ def test_a_20_second_database_outage_during_a_run_delays_it_and_nothing_else(
     records = [json.loads(line) for line in worker_log.read_text().splitlines() if line.startswith("{")]
     about_run = [r for r in records if r.get("run_id") == run_id]
     assert any("heartbeat: database unreachable" in r["message"] for r in about_run)
-    assert any("retrying run_advance" in r["message"] and r["level"] == "WARNING" for r in about_run)
+    # the first database work after the cut waits for it (storing the per-token arrays, the benchmarks'
+    # profile or the phase's final write, depending on where the cut fell)
+    assert any("database unreachable" in r["message"] and "retrying" in r["message"] and r["level"] == "WARNING"
+               for r in about_run)
     assert any(r["message"].startswith("measuring done in") for r in about_run)
