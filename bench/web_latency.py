@@ -28,6 +28,8 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 os.environ.setdefault("LEADERBOARD_DB_NAME", "lb_bench")
 os.environ["LEADERBOARD_DEBUG"] = "0"
+os.environ.setdefault("LEADERBOARD_ALLOWED_HOSTS", "testserver")  # Django's test client
+os.environ.setdefault("LEADERBOARD_SECRET_KEY", "web-latency-bench-only")  # production settings need one
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leaderboard.settings")
 
 import django  # noqa: E402

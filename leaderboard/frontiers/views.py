@@ -24,11 +24,12 @@ def _scope(kind: str, pk: int) -> selectors.Scope:
     return selectors.Scope(architecture=model.architecture, base_model=model)
 
 
-def _context(request, scope: selectors.Scope) -> dict:
+def _context(request, scope: selectors.Scope, *, chart: bool = True) -> dict:
     query = selectors.frontier_query(scope, request.GET)
+    drawn = chart and query.result and query.result.points
     return {"scope": scope, "query": query, "form": FrontierQueryForm(request.GET or None),
             "filters": RecipeFilter(request.GET or None, queryset=scope.recipes()),
-            "figure": charts.frontier_json(query.result) if query.result and query.result.points else None}
+            "figure": charts.frontier_json(query.result) if drawn else None}
 
 
 def home(request):
@@ -52,7 +53,7 @@ def base_model_detail(request, pk: int):
 
 def frontier_table(request, kind: str, pk: int):
     scope = _scope(kind, pk)
-    context = _context(request, scope)
+    context = _context(request, scope, chart=False)
     context["page"] = Paginator(context["query"].rows, TABLE_PAGE_SIZE).get_page(request.GET.get("page"))
     context["kind"], context["pk"] = kind, pk
     context["sort_columns"], context["sort"] = TABLE_SORT_COLUMNS, request.GET.get("sort", "")

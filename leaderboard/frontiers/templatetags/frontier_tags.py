@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from django import template
+from django.utils.html import format_html
 from django.utils.http import urlencode
 
 from leaderboard.domain.divergence import BELOW_NOISE_FLOOR
@@ -80,3 +81,14 @@ def get(mapping, key):
 @register.filter
 def get(mapping, key):
     return (mapping or {}).get(key)
+
+
+@register.simple_tag
+def point_value(point, key: str) -> str:
+    """A point's median for the metric with its error bar, as the tables show it (a tag, not an include:
+    a table page draws three per row)."""
+    value, error = point.value(key), point.error(key)
+    if value is None:
+        return "—"
+    text = metric_format(value, key) + (f" ± {metric_format(error, key)}" if error else "")
+    return format_html('<span class="num">{}</span>', text)
