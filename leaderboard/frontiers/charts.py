@@ -86,9 +86,13 @@ def frontier_figure(f: Frontier) -> go.Figure:
         fig.add_trace(_series(degenerate, f, "degenerate generation",
                               {"symbol": "x", "size": 14, "color": COLORS["degenerate"]}, show_count=False))
     floor = (f.noise_floor or {}).get(m.key)
-    if isinstance(floor, (int, float)):
-        fig.add_hrect(y0=LOG_FLOOR if m.log_axis else 0, y1=max(floor, LOG_FLOOR), fillcolor=COLORS["noise"], line_width=0,
-                      annotation_text="noise floor (base vs its own teacher)", annotation_position="bottom right")
+    lowest = min((_y(p, f) for p in plotted), default=None)
+    # A floor far below every point (a model against its own teacher: ~1e-7 nats) would only stretch a log
+    # axis down to it; the page states its value in words instead.
+    if isinstance(floor, (int, float)) and floor > 0 and lowest is not None and floor > lowest / 100:
+        fig.add_hrect(y0=min(floor, lowest) / 10 if m.log_axis else 0, y1=floor, fillcolor=COLORS["noise"],
+                      line_width=0, annotation_text="noise floor (base vs its own teacher)",
+                      annotation_position="top left")
     fig.update_layout(
         margin={"l": 60, "r": 10, "t": 10, "b": 50}, hovermode="closest", template="plotly_white",
         legend={"orientation": "h", "y": -0.22, "x": 0}, height=480,
