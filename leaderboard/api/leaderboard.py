@@ -3,6 +3,7 @@
 Every endpoint goes through frontiers.selectors.frontier_query, the pages' own validation path."""
 from __future__ import annotations
 
+from django.core.cache import cache
 from django.shortcuts import get_object_or_404
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
@@ -51,6 +52,19 @@ def point_data(p: Point, request) -> dict:
     }
 
 
+def _rows(query: selectors.FrontierQuery, request) -> list[dict]:
+    """The rows as JSON-ready dicts, cached with the frontier they come from (its version changes with every
+    finished run) per host and query string."""
+    version = query.result.version
+    key = f"{version}:rows:{request.get_host()}:{request.get_full_path()}" if version else None
+    rows = cache.get(key) if key else None
+    if rows is None:
+        rows = [point_data(p, request) | {"profile_id": query.result.profile.pk} for p in query.rows]
+        if key:
+            cache.set(key, rows, selectors.FRONTIER_CACHE_SECONDS)
+    return rows
+
+
 def _query(request) -> selectors.FrontierQuery:
     query = selectors.frontier_query(scope_from(request.query_params), request.query_params)
     if query.errors:
@@ -67,7 +81,7 @@ class Leaderboard(APIView):
         query = _query(request)
         result = query.result
         profile = result.profile
-        rows = [point_data(p, request) | {"profile_id": profile.pk} for p in query.rows]
+        rows = _rows(query, request)
         return Response({
             "profile": profile_data(profile) if profile else None,
             "profiles": [profile_data(p) | {"n_runs": p.n_runs} for p in query.profiles],
