@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "leaderboard.runs",
     "leaderboard.frontiers",
     "leaderboard.experiments",
+    "django.contrib.postgres",
     "leaderboard.accounts",
     "leaderboard.api",
     "leaderboard.benchmarks",
@@ -165,6 +166,19 @@ SPECTACULAR_SETTINGS = {
 # Reproductions waiting for a worker: at most this many per user (a recipe has at most one queued per corpus).
 RUN_MAX_QUEUED_PER_USER = int(env("RUN_MAX_QUEUED_PER_USER", "5"))
 
+# Experiments (leaderboard/experiments): the technique vocabulary, and the bounds of one experiment's runs.
+EXPERIMENT_TAGS = ["GPTQ family", "AWQ", "lattice", "trellis", "product VQ", "finetune recovery", "Hadamard rotation",
+                   "mixed precision", "imatrix", "KV-cache", "other"]
+EXPERIMENT_MAX_ARMS = int(env("EXPERIMENT_MAX_ARMS", "8"))
+EXPERIMENT_MAX_TARGET = int(env("EXPERIMENT_MAX_TARGET", "10"))
+# An experiment queues all its missing runs at once; a user's experiments together wait for at most this many.
+EXPERIMENT_MAX_QUEUED_PER_USER = int(env("EXPERIMENT_MAX_QUEUED_PER_USER", "80"))
+# pg_trgm similarity of two hypotheses on one base model above which they are flagged as near-duplicates
+EXPERIMENT_DUPLICATE_SIMILARITY = float(env("EXPERIMENT_DUPLICATE_SIMILARITY", "0.6"))
+# The untrusted-GGUF probe a worker runs before measuring an uploaded file (workers/engine/llamacpp/probe.py)
+GGUF_PROBE_MEMORY_BYTES = int(env("GGUF_PROBE_MEMORY_BYTES", str(8 * 1024 * 1024 * 1024)))
+GGUF_PROBE_SECONDS = int(env("GGUF_PROBE_SECONDS", "120"))
+
 # A recipe is verified on a profile when it has at least min_runs successful reproductions there whose mean KLD
 # and PPL agree within z times their combined measured uncertainty, and (require_bit_identical) runs of one
 # build and platform made the same file. See leaderboard/domain/reproduction.py.
@@ -177,8 +191,10 @@ VERIFIED_POLICY = {
 # Uploads: an imatrix for a 270M model is ~1 MB; for 70B models tens of MB.
 IMATRIX_MAX_BYTES = int(env("IMATRIX_MAX_BYTES", str(64 * 1024 * 1024)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024  # any body but a multipart upload (leaderboard/middleware.py)
-# a multipart submission: the imatrix, an override file (64 KiB at most) and the form fields
-MAX_UPLOAD_REQUEST_BYTES = IMATRIX_MAX_BYTES + 2 * 1024 * 1024
+# An experiment arm's uploaded GGUF (a 270M model at 4 bits is ~250 MB; larger files go by https URL).
+ARM_GGUF_MAX_BYTES = int(env("ARM_GGUF_MAX_BYTES", str(1024 * 1024 * 1024)))
+# a multipart submission: an imatrix or an arm's GGUF, an override file (64 KiB at most) and the form fields
+MAX_UPLOAD_REQUEST_BYTES = max(IMATRIX_MAX_BYTES, ARM_GGUF_MAX_BYTES) + 2 * 1024 * 1024
 # Uploaded GGUF files are parsed only in a child process with these limits (leaderboard/files/gguf_check.py).
 UPLOAD_CHECK_MEMORY_BYTES = int(env("UPLOAD_CHECK_MEMORY_BYTES", str(512 * 1024 * 1024)))
 UPLOAD_CHECK_CPU_SECONDS = int(env("UPLOAD_CHECK_CPU_SECONDS", "10"))

@@ -5,6 +5,7 @@ from django.urls import include, path
 from leaderboard import health
 from leaderboard.accounts import views as account_views
 from leaderboard.basemodels import views as basemodel_views
+from leaderboard.experiments import views as experiment_views
 from leaderboard.frontiers import views as frontier_views
 from leaderboard.recipes import views as recipe_views
 from leaderboard.runs import views as run_views
@@ -24,6 +25,12 @@ urlpatterns = [
     path("recipes/<int:pk>/command.txt", recipe_views.recipe_command, name="recipe_command"),
     path("recipes/<int:pk>/reproduce/", recipe_views.recipe_reproduce, name="recipe_reproduce"),
     path("runs/<int:pk>/", run_views.run_detail, name="run_detail"),
+    path("experiments/", experiment_views.experiment_board, name="experiment_board"),
+    path("experiments/new/", experiment_views.experiment_new, name="experiment_new"),
+    path("experiments/<int:pk>/", experiment_views.experiment_detail, name="experiment_detail"),
+    path("experiments/<int:pk>/edit/", experiment_views.experiment_edit, name="experiment_edit"),
+    path("experiments/<int:pk>/reproduce/", experiment_views.experiment_reproduce, name="experiment_reproduce"),
+    path("experiments/<int:pk>/export.json", experiment_views.experiment_export, name="experiment_export"),
     path("accounts/register/", account_views.register, name="register"),
     path("accounts/me/", account_views.me, name="account"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),

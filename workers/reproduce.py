@@ -32,14 +32,20 @@ from leaderboard.runs.models import Run
 from workers.benchmarking import run_benchmarks
 from workers.durable import TRANSIENT_DB_ERRORS, durably, reconnect
 from workers.engine import measure
+from leaderboard.domain.experiment_design import GGUF as ARM_GGUF, Runtime
 from workers.engine.llamacpp.decode import DecodeError
+from workers.engine.llamacpp.probe import ProbeFailed, identity_differences, probe_in_subprocess
 from workers.engine.llamacpp.quantize import QuantizeError, run_quantize
 from workers.engine.teacher import TeacherError
 from workers.engine.llamacpp.system import build_info, hardware_info
 from workers.recipe_request import quantize_request
 
+class UploadRefused(Exception):
+    """An experiment's uploaded GGUF cannot be opened safely, or is not a model of the base's kind."""
+
+
 # Failures that are the recipe's or the data's fault: retrying will not help.
-USER_ERRORS = (FetchError, QuantizeError, TeacherError, DecodeError, ValueError)
+USER_ERRORS = (FetchError, QuantizeError, TeacherError, DecodeError, UploadRefused, ValueError)
 
 class WorkerDiskFull(Exception):
     """The worker's disk cannot hold what the run must write."""
@@ -103,7 +109,8 @@ def _attempt(run_id: int) -> None:
         log.info("not claimed: another attempt owns the run, or it is final")
         return
     log.info("claimed (token %s)", token)
-    run = durably(Run.objects.select_related("recipe__base_model", "corpus").get, pk=run_id)
+    run = durably(Run.objects.select_related("recipe__base_model", "arm__recipe", "arm__experiment__base_model",
+                                             "corpus").get, pk=run_id)
     work_dir = Path(settings.WORK_DIR)
     work_dir.mkdir(parents=True, exist_ok=True)
     _remove_orphaned_outputs(work_dir)
@@ -164,48 +171,78 @@ def _phase(run_id, token, beat, timings, phase, started, **fields):
 
 
 def _pipeline(run: Run, token, beat: Heartbeat, out: Path, timings: dict) -> None:
-    recipe, base, corpus = run.recipe, run.recipe.base_model, run.corpus
+    """fetch -> quantize (or, for an uploaded GGUF, open it in a limited child and check it is the base's kind)
+    -> measure, at the arm's context length and KV-cache types when it is a runtime arm."""
+    recipe, base, corpus, arm = run.measured_recipe, run.base_model, run.corpus, run.arm
+    runtime = arm.runtime if arm else Runtime()
+    n_ctx, kv = runtime.effective_n_ctx(corpus.n_ctx), (runtime.type_k, runtime.type_v)
     n_threads, n_gpu_layers = settings.N_THREADS, settings.N_GPU_LAYERS
 
     t = time.monotonic()
     base_path, _ = fetch_into_store(base.source, settings.MODEL_STORE, base.sha256, progress=beat.set)
     corpus_path, _ = fetch_into_store(corpus.source, settings.MODEL_STORE, corpus.sha256)
+    uploaded = None
+    if arm and arm.kind == ARM_GGUF:
+        uploaded, _ = fetch_into_store(arm.gguf_source, settings.MODEL_STORE, arm.gguf_sha256, progress=beat.set)
     build, hardware = build_info(), hardware_info(n_gpu_layers)
     _phase(run.pk, token, beat, timings, run_states.FETCHING, t, build=build, hardware=hardware,
-           profile=durably(services.profile_for, corpus=corpus, build=build, hardware=hardware))
+           profile=durably(services.profile_for, corpus=corpus, build=build, hardware=hardware, n_ctx=n_ctx,
+                           kv_cache="/".join(kv)))
 
     t = time.monotonic()
-    # the plan knows the file's exact size; llama.cpp would only say "iostream error" when the disk fills up
-    expected_bytes = (recipe.plan or {}).get("file_bytes") or base_path.stat().st_size
-    _need_space(out.parent, expected_bytes, "the quantized file")
-    lines = run_quantize(base_path, out, quantize_request(recipe), dry_run=False, nthread=n_threads,
-                         progress=beat.set)
-    size = out.stat().st_size
-    types, bpw = tensor_summary(out)
-    durably(services.run_append_log, run_id=run.pk, token=token,
-            text="\n".join(l for l in lines if "WARNING" in l or "size  =" in l))
+    if uploaded is not None:
+        quant = uploaded
+        _check_uploaded(uploaded, base_path)
+        durably(services.run_append_log, run_id=run.pk, token=token,
+                text=f"uploaded GGUF {arm.gguf_sha256}: measured as it is, not re-derived")
+    else:
+        quant = out
+        # the plan knows the file's exact size; llama.cpp would only say "iostream error" when the disk fills up
+        expected_bytes = (recipe.plan or {}).get("file_bytes") or base_path.stat().st_size
+        _need_space(out.parent, expected_bytes, "the quantized file")
+        lines = run_quantize(base_path, out, quantize_request(recipe), dry_run=False, nthread=n_threads,
+                             progress=beat.set)
+        durably(services.run_append_log, run_id=run.pk, token=token,
+                text="\n".join(l for l in lines if "WARNING" in l or "size  =" in l))
+    types, bpw = tensor_summary(quant)
     _phase(run.pk, token, beat, timings, run_states.QUANTIZING, t,
-           output_sha256=sha256_of(out), output_bytes=size, tensor_types=types,
+           output_sha256=sha256_of(quant), output_bytes=quant.stat().st_size, tensor_types=types,
            bpw=round(bpw, 4))
 
     t = time.monotonic()
+    # the teacher is the base with its unquantized KV cache, at the arm's context length
     teacher = measure.build_teacher(
-        base_path, corpus_path, n_ctx=corpus.n_ctx, n_chunks=corpus.n_chunks, cache_dir=settings.TEACHER_CACHE,
+        base_path, corpus_path, n_ctx=n_ctx, n_chunks=corpus.n_chunks, cache_dir=settings.TEACHER_CACHE,
         base_sha256=base.sha256, corpus_sha256=corpus.sha256, n_threads=n_threads, n_gpu_layers=n_gpu_layers,
         progress=lambda f: beat.set(f / 2))
     floor = measure.noise_floor(base_path, teacher, n_threads=n_threads, n_gpu_layers=n_gpu_layers)
     per_token = []
-    if settings.MEASURE_KLD_SPLIT:
-        metrics, split = measure.kld_split(out, teacher, corpus_path, work_dir=out.parent, n_threads=n_threads,
+    changes_runtime = runtime.changes_measurement(corpus.n_ctx)
+    if settings.MEASURE_KLD_SPLIT and not changes_runtime:
+        metrics, split = measure.kld_split(quant, teacher, corpus_path, work_dir=out.parent, n_threads=n_threads,
                                            n_gpu_layers=n_gpu_layers, progress=lambda f: beat.set(0.5 + f / 2),
                                            on_tokens=per_token.append)
         metrics["kld_split"] = split
     else:
-        metrics = measure.measure_quant(out, teacher, n_threads=n_threads, n_gpu_layers=n_gpu_layers,
-                                        progress=lambda f: beat.set(0.5 + f / 2), on_tokens=per_token.append)
+        metrics = measure.measure_quant(quant, teacher, n_threads=n_threads, n_gpu_layers=n_gpu_layers,
+                                        progress=lambda f: beat.set(0.5 + f / 2), on_tokens=per_token.append,
+                                        kv_cache=kv)
     metrics["noise_floor"] = floor
-    metrics.update(run_benchmarks(run_id=run.pk, token=token, base_sha256=base.sha256, base_path=base_path,
-                                  quant_path=out, progress=beat.set))
+    if not changes_runtime:  # the benchmarks run at the default KV cache and context: not this arm's settings
+        metrics.update(run_benchmarks(run_id=run.pk, token=token, base_sha256=base.sha256, base_path=base_path,
+                                      quant_path=quant, progress=beat.set))
     _phase(run.pk, token, beat, timings, run_states.MEASURING, t, metrics=metrics,
            tokens=durably(services.token_artifact_store, per_token[0]))
 
+
+def _check_uploaded(path: Path, base_path: Path) -> None:
+    """Open the uploaded file (and the base) in a limited child; refuse it unless it is the base's
+    architecture, shape and vocabulary, so it can be scored against the base's teacher."""
+    limits = dict(memory_bytes=settings.GGUF_PROBE_MEMORY_BYTES, seconds=settings.GGUF_PROBE_SECONDS)
+    try:
+        mine = probe_in_subprocess(path, **limits)
+    except ProbeFailed as exc:
+        raise UploadRefused(f"the uploaded GGUF was refused: {exc}") from exc
+    differences = identity_differences(mine, probe_in_subprocess(base_path, **limits))
+    if differences:
+        raise UploadRefused("the uploaded GGUF is not a model of the base's kind; " + "; ".join(differences))

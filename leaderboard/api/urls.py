@@ -2,7 +2,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.authtoken.views import obtain_auth_token
 
-from leaderboard.api import leaderboard, views
+from leaderboard.api import experiments, leaderboard, views
 
 urlpatterns = [
     path("auth/token/", obtain_auth_token, name="api_token"),
@@ -16,6 +16,11 @@ urlpatterns = [
     path("leaderboard/best/", leaderboard.BestUnder.as_view(), name="api_best_under"),
     path("compare/", leaderboard.Compare.as_view(), name="api_compare"),
     path("base-model-proposals/", views.BaseModelProposals.as_view(), name="api_base_model_proposals"),
+    path("experiments/", experiments.ExperimentListCreate.as_view(), name="api_experiments"),
+    path("experiments/<int:pk>/", experiments.ExperimentDetail.as_view(), name="api_experiment"),
+    path("experiments/<int:pk>/reproductions/", experiments.ExperimentReproductions.as_view(),
+         name="api_experiment_reproductions"),
+    path("experiments/<int:pk>/export/", experiments.ExperimentExport.as_view(), name="api_experiment_export"),
     path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api_schema"), name="api_docs"),
 ]

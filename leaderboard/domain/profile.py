@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+DEFAULT_KV_CACHE = "f16/f16"
+
 
 @dataclass(frozen=True)
 class ProfileKey:
@@ -18,15 +20,20 @@ class ProfileKey:
     n_chunks: int
     backend: str
     build_family: str
+    kv_cache: str = DEFAULT_KV_CACHE  # "type_k/type_v" of the measured model's KV cache (an experiment's runtime arm)
 
     @property
     def digest(self) -> str:
-        """A stable short id for the tuple (database uniqueness, cache keys)."""
-        text = "\n".join([self.corpus_sha256, str(self.n_ctx), str(self.n_chunks), self.backend, self.build_family])
-        return hashlib.sha256(text.encode()).hexdigest()[:32]
+        """A stable short id for the tuple (database uniqueness, cache keys); the default KV cache adds
+        nothing, so profiles made before KV-cache arms existed keep their ids."""
+        parts = [self.corpus_sha256, str(self.n_ctx), str(self.n_chunks), self.backend, self.build_family]
+        if self.kv_cache != DEFAULT_KV_CACHE:
+            parts.append(f"kv {self.kv_cache}")
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
 
     def label(self, corpus_name: str) -> str:
-        return f"{corpus_name} · {self.n_chunks}×{self.n_ctx} · {self.backend} · {self.build_family}"
+        kv = f" · KV {self.kv_cache}" if self.kv_cache != DEFAULT_KV_CACHE else ""
+        return f"{corpus_name} · {self.n_chunks}×{self.n_ctx}{kv} · {self.backend} · {self.build_family}"
 
 
 def backend_class(hardware: dict) -> str:
@@ -51,6 +58,7 @@ def build_platform(build: dict) -> tuple[str, str]:
     return build_family(build), str(build.get("platform") or "unknown")
 
 
-def profile_key(*, corpus_sha256: str, n_ctx: int, n_chunks: int, build: dict, hardware: dict) -> ProfileKey:
+def profile_key(*, corpus_sha256: str, n_ctx: int, n_chunks: int, build: dict, hardware: dict,
+                kv_cache: str = DEFAULT_KV_CACHE) -> ProfileKey:
     return ProfileKey(corpus_sha256=corpus_sha256.lower(), n_ctx=int(n_ctx), n_chunks=int(n_chunks),
-                      backend=backend_class(hardware), build_family=build_family(build))
+                      backend=backend_class(hardware), build_family=build_family(build), kv_cache=kv_cache)

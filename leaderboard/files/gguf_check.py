@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from leaderboard.files.gguf_header import GGUFHeader, GGUFHeaderError, read_header
+from leaderboard.files.gguf_header import ArrayValue, GGUFHeader, GGUFHeaderError, read_header
 
 F32 = 0
 
@@ -42,14 +42,23 @@ def imatrix_entry_names(header: GGUFHeader) -> list[str]:
     return sorted(names)
 
 
-CHECKS = {"imatrix": imatrix_entry_names}
+def model_identity(header: GGUFHeader) -> dict:
+    """What an uploaded model must share with its base: the architecture and the vocabulary's size."""
+    architecture = header.values.get("general.architecture")
+    tokens = header.values.get("tokenizer.ggml.tokens")
+    if not isinstance(architecture, str) or not isinstance(tokens, ArrayValue):
+        raise GGUFHeaderError("not a GGUF model: no general.architecture or no tokenizer.ggml.tokens")
+    return {"architecture": architecture, "n_vocab": tokens.count, "n_tensors": len(header.tensors)}
+
+
+CHECKS = {"imatrix": imatrix_entry_names, "model": model_identity}
 
 
 class CheckFailed(Exception):
     """The child could not finish (out of memory or time): the file is refused."""
 
 
-def check_in_subprocess(kind: str, path: Path, *, memory_bytes: int, cpu_seconds: int) -> list[str]:
+def check_in_subprocess(kind: str, path: Path, *, memory_bytes: int, cpu_seconds: int):
     """Run CHECKS[kind] on the file in a child limited to memory_bytes of address space and cpu_seconds
     of CPU (and twice that of wall time). GGUFHeaderError with the child's reason for a malformed file,
     CheckFailed when the child ran out of either."""
@@ -64,7 +73,7 @@ def check_in_subprocess(kind: str, path: Path, *, memory_bytes: int, cpu_seconds
     answer = json.loads(done.stdout)
     if "error" in answer:
         raise GGUFHeaderError(answer["error"])
-    return answer["names"]
+    return answer["result"]
 
 
 def main(kind: str, path: str, memory_bytes: str, cpu_seconds: str) -> None:
@@ -72,7 +81,7 @@ def main(kind: str, path: str, memory_bytes: str, cpu_seconds: str) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (int(memory_bytes), int(memory_bytes)))
     resource.setrlimit(resource.RLIMIT_CPU, (int(cpu_seconds), int(cpu_seconds)))
     try:
-        answer = {"names": CHECKS[kind](read_header(Path(path)))}
+        answer = {"result": CHECKS[kind](read_header(Path(path)))}
     except GGUFHeaderError as exc:
         answer = {"error": str(exc)}
     json.dump(answer, sys.stdout)

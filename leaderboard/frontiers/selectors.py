@@ -183,14 +183,14 @@ def _mark_frontier(result: Frontier) -> None:
         return
     pairs = [(by_id[a], by_id[b]) for a, b in zip(result.frontier_ids, result.frontier_ids[1:])
              if by_id[a].base_model_id == by_id[b].base_model_id and by_id[a].tokens_id and by_id[b].tokens_id]
-    arrays = _token_arrays({p.tokens_id for pair in pairs for p in pair})
+    arrays = token_arrays_by_id({p.tokens_id for pair in pairs for p in pair})
     for smaller, larger in pairs:
         diff = paired_difference(arrays, larger.tokens_id, smaller.tokens_id)[statistic]
         if diff.indistinguishable:
             larger.no_gain_over = smaller.recipe_id
 
 
-def _token_arrays(ids: set[str]) -> dict[str, bytes]:
+def token_arrays_by_id(ids: set[str]) -> dict[str, bytes]:
     if not ids:
         return {}
     return dict(TokenArtifact.objects.filter(sha256__in=ids).values_list("sha256", "data"))
@@ -219,7 +219,7 @@ def compare_recipes(a: Recipe, b: Recipe, profile: MeasurementProfile) -> dict |
     pa, pb = by_id.get(a.pk), by_id.get(b.pk)
     if not (pa and pb and pa.tokens_id and pb.tokens_id) or a.base_model_id != b.base_model_id:
         return None
-    differences = paired_difference(_token_arrays({pa.tokens_id, pb.tokens_id}), pa.tokens_id, pb.tokens_id)
+    differences = paired_difference(token_arrays_by_id({pa.tokens_id, pb.tokens_id}), pa.tokens_id, pb.tokens_id)
     rows = []
     for statistic, key, label in COMPARED:
         d = differences[statistic]
@@ -260,7 +260,7 @@ def base_model_overview() -> list[dict]:
 
 
 def latest_finished_runs(limit: int = 10) -> QuerySet[Run]:
-    return (Run.objects.filter(state=run_states.DONE).select_related("recipe__base_model", "profile__corpus")
+    return (Run.objects.filter(state=run_states.DONE, recipe__isnull=False).select_related("recipe__base_model", "profile__corpus")
             .order_by("-finished_at")[:limit])
 
 

@@ -8,7 +8,7 @@ from leaderboard.runs.models import Run
 class RunAdmin(admin.ModelAdmin):
     """Runs are the workers' record: admins can read and delete them; states change only in run services."""
 
-    list_display = ["id", "recipe", "state", "progress", "attempt", "worker", "heartbeat_at", "output_sha256"]
+    list_display = ["id", "recipe", "arm", "state", "progress", "attempt", "worker", "heartbeat_at", "output_sha256"]
     list_filter = ["state"]
     actions = ["withdraw", "rerun"]
 
@@ -20,8 +20,9 @@ class RunAdmin(admin.ModelAdmin):
 
     @admin.action(description="Re-run: queue a new reproduction of each selected run's recipe")
     def rerun(self, request, queryset):
+        # an experiment arm's runs are queued from the experiment's page (up to its reproduction target)
         results = [services.run_request(recipe=run.recipe, user=request.user, corpus=run.corpus)[1]
-                   for run in queryset.select_related("recipe", "corpus")]
+                   for run in queryset.filter(recipe__isnull=False).select_related("recipe", "corpus")]
         self.message_user(request, f"queued {sum(results)} new run(s); {len(results) - sum(results)} were "
                                    "already waiting", messages.SUCCESS)
 

@@ -4,7 +4,7 @@ from django.urls import reverse
 
 from leaderboard.basemodels.models import EvalCorpus
 from leaderboard.domain import run_states
-from leaderboard.domain.profile import ProfileKey
+from leaderboard.domain.profile import DEFAULT_KV_CACHE, ProfileKey
 from leaderboard.recipes.models import Recipe
 
 
@@ -17,6 +17,7 @@ class MeasurementProfile(models.Model):
     n_chunks = models.PositiveIntegerField()
     backend = models.CharField(max_length=32, help_text="the backend class that ran the matmuls: cpu, cuda, metal …")
     build_family = models.CharField(max_length=300, help_text="the llama.cpp build whose arithmetic made the numbers")
+    kv_cache = models.CharField(max_length=20, default=DEFAULT_KV_CACHE, help_text="type_k/type_v of the measured model's KV cache")
     digest = models.CharField(max_length=32, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -24,7 +25,7 @@ class MeasurementProfile(models.Model):
         ordering = ["pk"]
 
     def key(self) -> ProfileKey:
-        return ProfileKey(self.corpus_sha256, self.n_ctx, self.n_chunks, self.backend, self.build_family)
+        return ProfileKey(self.corpus_sha256, self.n_ctx, self.n_chunks, self.backend, self.build_family, self.kv_cache)
 
     @property
     def label(self) -> str:
@@ -32,7 +33,8 @@ class MeasurementProfile(models.Model):
 
     @property
     def short_label(self) -> str:
-        return f"{self.corpus.name} · {self.n_chunks}×{self.n_ctx} · {self.backend}"
+        kv = f" · KV {self.kv_cache}" if self.kv_cache != DEFAULT_KV_CACHE else ""
+        return f"{self.corpus.name} · {self.n_chunks}×{self.n_ctx}{kv} · {self.backend}"
 
     def __str__(self) -> str:
         return self.label
@@ -49,11 +51,18 @@ class TokenArtifact(models.Model):
 
 
 class Run(models.Model):
-    """One independent reproduction of a recipe. This row is the source of truth for the run's state."""
+    """One independent reproduction of a recipe, or of an experiment's arm. This row is the source of truth
+    for the run's state.
+
+    `recipe` is set exactly when the run is a plain reproduction of a recipe (what frontiers and standings
+    count); a run of an uploaded-GGUF arm or of a runtime arm (other KV cache or context) measures something
+    else and has only `arm`."""
 
     STATE_CHOICES = [(s, s) for s in run_states.ALL_STATES]
 
-    recipe = models.ForeignKey(Recipe, on_delete=models.CASCADE, related_name="runs")
+    recipe = models.ForeignKey(Recipe, on_delete=models.CASCADE, null=True, blank=True, related_name="runs")
+    arm = models.ForeignKey("experiments.Arm", on_delete=models.CASCADE, null=True, blank=True, related_name="runs",
+                            help_text="the experiment arm this run was queued for")
     corpus = models.ForeignKey(EvalCorpus, on_delete=models.PROTECT, related_name="runs")
     profile = models.ForeignKey(MeasurementProfile, on_delete=models.PROTECT, null=True, blank=True,
                                 related_name="runs", help_text="set once the worker knows its backend and build")
@@ -82,9 +91,12 @@ class Run(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["profile", "state"], name="run_profile_state")]
+        constraints = [models.CheckConstraint(condition=models.Q(recipe__isnull=False) | models.Q(arm__isnull=False),
+                                              name="run_measures_something")]
 
     def __str__(self) -> str:
-        return f"run {self.pk} of recipe {self.recipe_id}: {self.state}"
+        subject = f"recipe {self.recipe_id}" if self.recipe_id else f"arm {self.arm_id}"
+        return f"run {self.pk} of {subject}: {self.state}"
 
     def get_absolute_url(self) -> str:
         return reverse("run_detail", args=[self.pk])
@@ -93,6 +105,15 @@ class Run(models.Model):
     def phase_timings(self) -> list[tuple[str, float]]:
         """Seconds per phase, in the order the phases run (the JSON column does not keep order)."""
         return [(p, self.timings[p]) for p in run_states.PHASES if p in self.timings]
+
+    @property
+    def measured_recipe(self) -> Recipe | None:
+        """The recipe whose quant is measured: the run's own or its runtime arm's; None for an uploaded GGUF."""
+        return self.recipe if self.recipe_id else self.arm.recipe
+
+    @property
+    def base_model(self):
+        return self.recipe.base_model if self.recipe_id else self.arm.experiment.base_model
 
     @property
     def is_final(self) -> bool:

@@ -28,7 +28,8 @@ def runs_of_recipe(recipe) -> QuerySet[Run]:
 
 
 def run_get(pk: int) -> Run:
-    return Run.objects.select_related("recipe__base_model", "corpus", "profile__corpus").get(pk=pk)
+    return Run.objects.select_related("recipe__base_model", "arm__experiment__base_model", "arm__recipe", "corpus",
+                                      "profile__corpus").get(pk=pk)
 
 
 def finished_results(runs: QuerySet[Run]) -> dict[tuple[int, int], list[tuple[RunResult, dict]]]:

@@ -20,7 +20,8 @@ from leaderboard import dispatch
 from leaderboard.basemodels.models import EvalCorpus
 from leaderboard.domain import paired, run_states
 from leaderboard.domain.paired import TokenArrays
-from leaderboard.domain.profile import profile_key
+from leaderboard.domain.profile import DEFAULT_KV_CACHE, profile_key
+from leaderboard.experiments.models import Experiment
 from leaderboard.recipes.models import Recipe
 from leaderboard.runs.models import MeasurementProfile, Run, TokenArtifact
 
@@ -71,18 +72,28 @@ def run_request(*, recipe: Recipe, user=None, corpus: EvalCorpus | None = None,
                 requested_by=user, state=run_states.QUEUED).count() >= settings.RUN_MAX_QUEUED_PER_USER:
             raise TooManyQueued(f"you have {settings.RUN_MAX_QUEUED_PER_USER} reproductions waiting for a worker; "
                                 "ask for more when one has started")
-        run = Run.objects.create(recipe=recipe, corpus=corpus, requested_by=user, heartbeat_at=timezone.now())
-        dispatch.enqueue(dispatch.REPRODUCE_TASK, run.pk, queue="gpu")
+        run = run_queue(recipe=recipe, corpus=corpus, user=user)
     return run, True
+
+
+def run_queue(*, corpus: EvalCorpus, user=None, recipe: Recipe | None = None, arm=None) -> Run:
+    """Create a queued run and send it to the workers once the transaction commits; the callers check the
+    limits (run_request for a recipe, experiments.services for an experiment's arms)."""
+    run = Run.objects.create(recipe=recipe, arm=arm, corpus=corpus, requested_by=user, heartbeat_at=timezone.now())
+    dispatch.enqueue(dispatch.REPRODUCE_TASK, run.pk, queue="gpu")
+    return run
 
 
 def run_claim(*, run_id: int, worker: str) -> uuid.UUID | None:
     """Take a queued run. None when it is not queued (another attempt has it, or it is final)."""
     token = uuid.uuid4()
     now = timezone.now()
-    claimed = Run.objects.filter(pk=run_id, state=run_states.QUEUED).update(
-        state=run_states.FETCHING, claim_token=token, worker=worker, attempt=F("attempt") + 1,
-        heartbeat_at=now, progress=0.0, error="", started_at=now)
+    with transaction.atomic():
+        claimed = Run.objects.filter(pk=run_id, state=run_states.QUEUED).update(
+            state=run_states.FETCHING, claim_token=token, worker=worker, attempt=F("attempt") + 1,
+            heartbeat_at=now, progress=0.0, error="", started_at=now)
+        if claimed:  # an experiment's first run to start freezes its hypothesis and criterion (pre-registration)
+            Experiment.objects.filter(arms__runs__pk=run_id, frozen_at__isnull=True).update(frozen_at=now)
     return token if claimed else None
 
 
@@ -103,13 +114,16 @@ def run_advance(*, run_id: int, token: uuid.UUID, from_state: str, **fields) -> 
     return to_state
 
 
-def profile_for(*, corpus: EvalCorpus, build: dict, hardware: dict) -> MeasurementProfile:
-    """The measurement profile of a run on this corpus, build and backend (created on first use)."""
-    key = profile_key(corpus_sha256=corpus.sha256, n_ctx=corpus.n_ctx, n_chunks=corpus.n_chunks, build=build,
-                      hardware=hardware)
+def profile_for(*, corpus: EvalCorpus, build: dict, hardware: dict, n_ctx: int | None = None,
+                kv_cache: str = DEFAULT_KV_CACHE) -> MeasurementProfile:
+    """The measurement profile of a run on this corpus, build and backend (created on first use); a runtime
+    arm measures at its own context length and KV-cache types."""
+    key = profile_key(corpus_sha256=corpus.sha256, n_ctx=n_ctx or corpus.n_ctx, n_chunks=corpus.n_chunks, build=build,
+                      hardware=hardware, kv_cache=kv_cache)
     profile, _ = MeasurementProfile.objects.get_or_create(
         digest=key.digest, defaults=dict(corpus=corpus, corpus_sha256=key.corpus_sha256, n_ctx=key.n_ctx,
-                                         n_chunks=key.n_chunks, backend=key.backend, build_family=key.build_family))
+                                         n_chunks=key.n_chunks, backend=key.backend, build_family=key.build_family,
+                                         kv_cache=key.kv_cache))
     return profile
 
 

@@ -11,4 +11,4 @@ def run_detail(request, pk: int):
     except Run.DoesNotExist:
         raise Http404("no such run")
     template = "runs/_status.html" if request.headers.get("X-Partial") else "runs/detail.html"
-    return render(request, template, {"run": run, "recipe": run.recipe})
+    return render(request, template, {"run": run, "recipe": run.recipe, "base_model": run.base_model})

@@ -112,10 +112,12 @@ def _check_arithmetic(t: teacher_cache.Teacher, path: Path, made_with: dict) -> 
 
 def measure_against(quant_path: Path, teacher_paths: Sequence[Path], *, n_threads: int, n_gpu_layers: int,
                     progress: Callable[[float], None] | None = None,
-                    on_tokens: Callable[[TokenArrays], None] | None = None) -> list[dict]:
+                    on_tokens: Callable[[TokenArrays], None] | None = None,
+                    kv_cache: tuple[str, str] = ("f16", "f16")) -> list[dict]:
     """One pass of the quant over the teachers' chunks (the same tokens), scored against each teacher:
     per teacher the kld_stats dict plus n_ctx, n_chunks, n_chunks_requested, teacher_bytes and seconds.
-    on_tokens receives the per-token arrays against the first teacher (for paired comparisons)."""
+    on_tokens receives the per-token arrays against the first teacher (for paired comparisons). kv_cache:
+    the quant's KV-cache types (-ctk/-ctv); the teachers keep the base's unquantized cache."""
     started = time.monotonic()
     made_with = arithmetic(n_gpu_layers)
     teachers = [teacher_cache.load(Path(p)) for p in teacher_paths]
@@ -138,7 +140,8 @@ def measure_against(quant_path: Path, teacher_paths: Sequence[Path], *, n_thread
             scored = score_rows(x, t, row0, targets, normalised)
             nll[i, rows], kld[i, rows], same_top[i, rows] = scored["nll"], scored["kld"], scored["same_top"]
 
-    with Model(Path(quant_path), n_ctx=first.n_ctx, n_threads=n_threads, n_gpu_layers=n_gpu_layers) as model:
+    with Model(Path(quant_path), n_ctx=first.n_ctx, n_threads=n_threads, n_gpu_layers=n_gpu_layers,
+               kv_cache=kv_cache) as model:
         if model.n_vocab != first.header["n_vocab"]:
             raise teacher_cache.TeacherError(
                 f"the quant's vocabulary ({model.n_vocab}) is not the base's ({first.header['n_vocab']})")
@@ -166,11 +169,12 @@ def measure_against(quant_path: Path, teacher_paths: Sequence[Path], *, n_thread
 
 def measure_quant(quant_path: Path, teacher_path: Path, *, n_threads: int, n_gpu_layers: int,
                   progress: Callable[[float], None] | None = None,
-                  on_tokens: Callable[[TokenArrays], None] | None = None) -> dict:
+                  on_tokens: Callable[[TokenArrays], None] | None = None,
+                  kv_cache: tuple[str, str] = ("f16", "f16")) -> dict:
     """One pass of the quant over the teacher's chunks: the kld_stats dict plus n_ctx, n_chunks,
     teacher_bytes and seconds."""
     return measure_against(quant_path, [teacher_path], n_threads=n_threads, n_gpu_layers=n_gpu_layers,
-                           progress=progress, on_tokens=on_tokens)[0]
+                           progress=progress, on_tokens=on_tokens, kv_cache=kv_cache)[0]
 
 
 def floor_numbers(stats: dict) -> dict:

@@ -14,6 +14,7 @@ from pathlib import Path
 import llama_cpp
 import numpy as np
 
+from leaderboard.domain.ggml_types import ggml_type
 from workers.engine.llamacpp.logs import captured_log
 from workers.engine.llamacpp.system import effective_gpu_layers, op_offload
 
@@ -63,6 +64,16 @@ def load(path: Path, cparams, n_gpu_layers: int):
     return model, ctx
 
 
+def set_kv_cache(cparams, type_k: str, type_v: str) -> None:
+    """-ctk / -ctv: the KV cache's ggml types. llama.cpp keeps a quantized V cache only with flash attention
+    (llama_init_from_model refuses it otherwise), so that case asks for it; else flash attention stays on
+    llama.cpp's automatic choice, as llama-perplexity leaves it."""
+    cparams.type_k = ggml_type(type_k).id
+    cparams.type_v = ggml_type(type_v).id
+    if type_v.lower() not in ("f32", "f16", "bf16"):
+        cparams.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED
+
+
 def tokenize(vocab, text: bytes, add_special: bool = True, parse_special: bool = False) -> np.ndarray:
     """common_tokenize(ctx, text, add_special, parse_special); llama-perplexity parses no special tokens."""
     capacity = len(text) + 16
@@ -77,7 +88,8 @@ def tokenize(vocab, text: bytes, add_special: bool = True, parse_special: bool =
 class Model:
     """A model plus a context sized for n_ctx-token chunks, several per batch. Use as a context manager."""
 
-    def __init__(self, path: Path, *, n_ctx: int, n_threads: int, n_gpu_layers: int):
+    def __init__(self, path: Path, *, n_ctx: int, n_threads: int, n_gpu_layers: int,
+                 kv_cache: tuple[str, str] = ("f16", "f16")):
         if n_ctx < 4:
             raise DecodeError(f"n_ctx {n_ctx} is too small")
         self.n_ctx = n_ctx
@@ -92,6 +104,7 @@ class Model:
         cparams.n_threads = cparams.n_threads_batch = n_threads
         cparams.swa_full = False
         cparams.kv_unified = False
+        set_kv_cache(cparams, *kv_cache)
         self._model, self._ctx = load(path, cparams, n_gpu_layers)
         self._vocab = llama_cpp.llama_model_get_vocab(self._model)
         self.n_vocab = llama_cpp.llama_vocab_n_tokens(self._vocab)
