@@ -2,7 +2,8 @@
 
 * A body larger than its limit is refused from its Content-Length alone (413), before Django reads a
   byte of it into memory or /tmp: MAX_UPLOAD_REQUEST_BYTES for multipart uploads (an imatrix),
-  DATA_UPLOAD_MAX_MEMORY_SIZE for anything else.
+  MAX_MODEL_UPLOAD_REQUEST_BYTES where an experiment is filed (an arm's GGUF), DATA_UPLOAD_MAX_MEMORY_SIZE for
+  anything else.
 * Text with a NUL character (query string, headers and cookies, form fields, JSON strings) is refused with a 400: PostgreSQL
   cannot store it, and every endpoint would otherwise answer it with a 500.
 * A database that does not answer (a connect or statement timeout, a dropped connection) gives a 503
@@ -75,6 +76,13 @@ def _body_has_nul(request) -> bool:
     return False
 
 
+def upload_limit(path: str) -> int:
+    """Only filing an experiment takes a model file (an arm's GGUF); every other upload is an imatrix at most."""
+    if path in ("/experiments/new/", "/api/experiments/"):
+        return settings.MAX_MODEL_UPLOAD_REQUEST_BYTES
+    return settings.MAX_UPLOAD_REQUEST_BYTES
+
+
 class RequestGuardMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
@@ -84,7 +92,7 @@ class RequestGuardMiddleware:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             return _refuse(request, 400, "bad_request", "Content-Length is not a number")
-        limit = (settings.MAX_UPLOAD_REQUEST_BYTES if request.content_type == "multipart/form-data"
+        limit = (upload_limit(request.path) if request.content_type == "multipart/form-data"
                  else settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
         if length > limit:
             return _refuse(request, 413, "too_large", f"the request body is {length} bytes; the limit is {limit}")

@@ -193,8 +193,10 @@ IMATRIX_MAX_BYTES = int(env("IMATRIX_MAX_BYTES", str(64 * 1024 * 1024)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024  # any body but a multipart upload (leaderboard/middleware.py)
 # An experiment arm's uploaded GGUF (a 270M model at 4 bits is ~250 MB; larger files go by https URL).
 ARM_GGUF_MAX_BYTES = int(env("ARM_GGUF_MAX_BYTES", str(1024 * 1024 * 1024)))
-# a multipart submission: an imatrix or an arm's GGUF, an override file (64 KiB at most) and the form fields
-MAX_UPLOAD_REQUEST_BYTES = max(IMATRIX_MAX_BYTES, ARM_GGUF_MAX_BYTES) + 2 * 1024 * 1024
+# a multipart submission: an imatrix, an override file (64 KiB at most) and the form fields
+MAX_UPLOAD_REQUEST_BYTES = IMATRIX_MAX_BYTES + 2 * 1024 * 1024
+# filing an experiment: an arm's GGUF and the form fields
+MAX_MODEL_UPLOAD_REQUEST_BYTES = ARM_GGUF_MAX_BYTES + 2 * 1024 * 1024
 # Uploaded GGUF files are parsed only in a child process with these limits (leaderboard/files/gguf_check.py).
 UPLOAD_CHECK_MEMORY_BYTES = int(env("UPLOAD_CHECK_MEMORY_BYTES", str(512 * 1024 * 1024)))
 UPLOAD_CHECK_CPU_SECONDS = int(env("UPLOAD_CHECK_CPU_SECONDS", "10"))
