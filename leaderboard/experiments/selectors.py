@@ -87,6 +87,11 @@ class ExperimentStanding:
         return any(a.waiting for a in self.arms)
 
     @property
+    def missing(self) -> int:
+        """Runs the queue button would ask for."""
+        return sum(a.missing for a in self.arms)
+
+    @property
     def progress(self) -> tuple[int, int]:
         """(reproductions counted, reproductions wanted) over all arms."""
         return sum(min(a.n, a.target) for a in self.arms), sum(a.target for a in self.arms)
@@ -103,8 +108,13 @@ class ExperimentStanding:
         for a in self.arms:
             if a.counted:
                 p = a.counted[0].profile
-                return f"{p.corpus.name} · {p.n_chunks} chunks · {p.backend} · {p.build_family}"
+                return f"{p.corpus.name} · {p.n_chunks} chunks · {p.backend} · {short_build(p.build_family)}"
         return ""
+
+
+def short_build(build_family: str) -> str:
+    """The build family without the CPU feature list a llama.cpp build string ends with."""
+    return build_family.split(" | CPU:")[0]
 
 
 def _arm_runs() -> Prefetch:

@@ -47,7 +47,8 @@ WATCH_JS = """([treatment]) => {
 FINISHED_JS = """([treatment, target]) => {
     const root = document.querySelector("#experiment-standing > div[data-active][data-result]");
     if (!root || root.dataset.active !== "0") return false;
-    const counts = [...root.querySelectorAll("tr[data-arm] td[data-reproductions]")].map(td => td.dataset.reproductions);
+    const counts = [...root.querySelectorAll("tr[data-arm] td[data-reproductions]")]
+        .map(td => td.dataset.reproductions);
     const verdict = root.querySelector(`tr[data-arm="${treatment}"] span[data-verdict]`);
     return counts.length === 2 && counts.every(c => c === `${target}/${target}`) && verdict
         && verdict.dataset.verdict !== "pending";
@@ -140,11 +141,13 @@ def test_an_experiment_filed_through_the_form_follows_its_reproductions_to_a_ver
 
     page.wait_for_function(FINISHED_JS, arg=[TREATMENT, TARGET], timeout=180_000, polling=500)
     assert page.evaluate("window.__noReload") == 1, "the page was reloaded"
-    seen = page.evaluate("window.__seen")
-    assert page.evaluate("window.__swaps") >= 2, seen
-    assert seen[0] == "1|pending|pending", seen  # followed by polling from the pending start
-    final = page.evaluate("window.__seen.at(-1)")
+    seen = page.evaluate("window.__seen")  # "active|result|treatment's verdict", one entry per swap
+    assert page.evaluate("window.__swaps") >= 1 and seen[0] == "1|pending|pending", seen
 
+    assert Experiment.objects.get(pk=pk).frozen_at is not None  # pre-registered when the first run started
+    # the freeze shows on the same page, no reload; the queue button left with the missing runs
+    assert page.locator("p.frozen[data-frozen-at]").count() == 1 and page.locator("p.editable").count() == 0
+    assert page.locator("#queue-reproductions").count() == 0
     runs = Run.objects.filter(arm__experiment=experiment)
     assert not runs.exclude(state=run_states.DONE).exists(), list(runs.values_list("pk", "state", "error"))
     computed = selectors.experiment_standing(Experiment.objects.get(pk=pk))
@@ -155,7 +158,7 @@ def test_an_experiment_filed_through_the_form_follows_its_reproductions_to_a_ver
     assert kld_t < 0.5 * kld_b, (kld_t, kld_b)
     assert deciding.high <= (0.95 - 1) * kld_b, (deciding.low, deciding.high, kld_b)
     assert computed.result == treatment_arm.verdict == "success"
-    assert final == "0|success|success", seen
+    assert seen[-1] == "0|success|success", seen  # swapped in by the polling script
     assert standing.get_attribute("data-result") == "success"
     assert _row(page, TREATMENT).locator("span[data-verdict]").get_attribute("data-verdict") == "success"
     assert page.locator("#experiment-standing h2 span[data-verdict]").get_attribute("data-verdict") == "success"
@@ -183,12 +186,13 @@ def test_an_experiment_filed_through_the_form_follows_its_reproductions_to_a_ver
     page.goto("/experiments/?result=success")
     shot(page, "exp-05-board")
 
-    # a phone: neither the finished detail page nor the board scrolls sideways
+    # a phone: neither the finished detail page, the board nor the form scrolls sideways
     phone_context = browser.new_context(base_url=live_server.url, viewport=PHONE, is_mobile=True, has_touch=True,
                                         device_scale_factor=2)
     phone_context.set_default_timeout(15_000)
     phone = phone_context.new_page()
     _no_sideways_scroll(phone, shot, f"/experiments/{pk}/", "exp-06-detail-phone")
+    assert phone.locator("p.frozen[data-frozen-at]").count() == 1  # a fresh load shows the freeze
     _no_sideways_scroll(phone, shot, "/experiments/", "exp-07-board-phone")
     log_in(phone, "alice", "alice-password")
     _no_sideways_scroll(phone, shot, "/experiments/new/", "exp-08-form-phone")
