@@ -21,6 +21,9 @@ from django.conf import settings  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 
 from leaderboard.basemodels.services import base_model_register, corpus_register  # noqa: E402
+from leaderboard.experiments.models import Experiment  # noqa: E402
+from leaderboard.experiments.services import experiment_request_reproductions, experiment_submit  # noqa: E402
+from leaderboard.experiments.validation import clean_experiment  # noqa: E402
 from leaderboard.recipes.services import recipe_submit  # noqa: E402
 from leaderboard.recipes.validation import clean_submission  # noqa: E402
 from leaderboard.runs.models import Run  # noqa: E402
@@ -75,6 +78,30 @@ def recipes_for(key: str) -> list[tuple]:
     return stock + OVERRIDES[key]
 
 
+KV_EXPERIMENT = {
+    "title": "K-cache vs V-cache quantization error (seed 002)",
+    "hypothesis": "Softmax amplifies K-side errors more than V-side errors (seed 002, cexp_fd30cf): a q4_0 K cache "
+                  "should cost more mean KLD than a q4_0 V cache. Measured on the stock Q4_K_M quant; the teacher "
+                  "is the F16 base with an f16 cache. `bench/kv_experiment.py` adds the 2048-token context.",
+    "tags": ["KV-cache"], "reproduction_target": 2,
+    "criterion": {"metric": "kld_mean", "comparator": "<=", "threshold": 0.01, "relative": False},
+}
+
+
+def file_kv_experiment(user, base) -> None:
+    """Seed 002's K-versus-V experiment on the stock Q4_K_M recipe, queued to its target (once)."""
+    if Experiment.objects.filter(title=KV_EXPERIMENT["title"], base_model=base).exists():
+        return
+    stock = base.recipes.get(title="Stock Q4_K_M", method="stock")
+    arms = [{"label": "f16 cache", "role": "baseline", "recipe": stock.pk},
+            {"label": "K q4_0", "role": "treatment", "recipe": stock.pk, "type_k": "q4_0"},
+            {"label": "V q4_0", "role": "treatment", "recipe": stock.pk, "type_v": "q4_0"}]
+    experiment = experiment_submit(user=user, submission=clean_experiment(
+        {**KV_EXPERIMENT, "base_model": base.name, "arms": arms}))
+    queued = experiment_request_reproductions(user=user, experiment_id=experiment.pk)
+    print(f"filed experiment {experiment.public_id} on {base.name}: {len(queued)} runs queued")
+
+
 def main() -> None:
     user, created = get_user_model().objects.get_or_create(username="demo")
     if created:
@@ -93,6 +120,8 @@ def main() -> None:
             for _ in range(max(missing, 0)):
                 run_request(recipe=recipe, queue_another=True)  # the site's own runs: no user's queue cap
             print(f"{'added' if created else 'kept'} recipe #{recipe.pk} on {base.name}: {title}")
+        if key == "gemma-3-270m":
+            file_kv_experiment(user, base)
 
 
 if __name__ == "__main__":

@@ -106,3 +106,16 @@ def test_an_upload_that_is_not_a_gguf_model_is_refused_at_once(alice, base_model
     assert response.status_code == 400
     assert "not a usable GGUF model" in response.json()["errors"]["arms[0].gguf"][0]
     assert not Experiment.objects.exists()
+
+
+def test_the_demo_files_seed_002s_kv_experiment_once(alice, base_model, corpus):
+    from tests.finished_runs import recipe
+    from workers.demo import file_kv_experiment
+
+    recipe(alice, base_model, "Stock Q4_K_M")
+    file_kv_experiment(alice, base_model)
+    file_kv_experiment(alice, base_model)
+    (experiment,) = Experiment.objects.all()
+    assert [(a.label, a.kind, a.type_k, a.type_v) for a in experiment.arms.all()] == [
+        ("f16 cache", "recipe", "f16", "f16"), ("K q4_0", "runtime", "q4_0", "f16"), ("V q4_0", "runtime", "f16", "q4_0")]
+    assert Run.objects.filter(arm__experiment=experiment, state=run_states.QUEUED).count() == 6
