@@ -1,5 +1,5 @@
 """What /healthz reports: the database answers, the broker answers (and how many messages wait in each
-queue), and a worker was seen lately.
+queue), and a worker was seen lately; and the same for operators at /admin/queues/ with the runs waiting.
 
 Every worker process notes, every WORKER_SEEN_EVERY_SECONDS, in the shared cache, which queues it
 consumes (workers/tasks.py starts that on worker_ready). /healthz answers 503 when the database or the
@@ -12,9 +12,16 @@ import time
 from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError, connection
+from django.contrib.admin.views.decorators import staff_member_required
+from django.db.models import Count, Min
 from django.http import JsonResponse
+from django.shortcuts import render
+from django.utils import timezone
 
 from leaderboard.celery import app
+from leaderboard.domain import run_states
+from leaderboard.recipes.models import Recipe
+from leaderboard.runs.models import Run
 
 WORKER_SEEN_EVERY_SECONDS = 30
 QUEUES = ("default", "gpu")
@@ -72,3 +79,23 @@ def health_report() -> tuple[bool, dict]:
 def healthz(request):
     ok, report = health_report()
     return JsonResponse(report, status=200 if ok else 503)
+
+
+
+def work_summary() -> dict:
+    """What waits and what runs, from the database (the source of truth): runs per state, the oldest queued
+    run's wait, plans not yet resolved."""
+    by_state = dict(Run.objects.exclude(state__in=run_states.FINAL_STATES).values_list("state").annotate(n=Count("pk")))
+    oldest = Run.objects.filter(state=run_states.QUEUED).aggregate(at=Min("created_at"))["at"]
+    return {"runs": {state: by_state.get(state, 0) for state in (run_states.QUEUED, *run_states.ACTIVE_STATES)},
+            "oldest_queued_seconds": round((timezone.now() - oldest).total_seconds()) if oldest else None,
+            "plans_pending": Recipe.objects.filter(plan_status=Recipe.PlanStatus.PENDING).count()}
+
+
+@staff_member_required
+def queues_page(request):
+    """The operator's view (staff only, linked from the admin index): broker depth per queue, workers last
+    seen, and the database's account of waiting and running work."""
+    ok, report = health_report()
+    return render(request, "admin/queues.html", {"ok": ok, "report": report, "work": work_summary(),
+                                                 "title": "Queues and workers"})

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from leaderboard.api.exceptions import TooManyQueuedRuns
+from leaderboard.api.views import withdraw
 from leaderboard.experiments import selectors, services
 from leaderboard.experiments.models import Experiment
 from leaderboard.experiments.selectors import ExperimentStanding
@@ -29,7 +30,7 @@ def experiment_data(standing: ExperimentStanding, *, detail: bool = True) -> dic
         "reproductions": {"counted": standing.progress[0], "wanted": standing.progress[1]},
         "reproduction_target": e.reproduction_target,
         "criterion": {**e.criterion, "text": criterion.describe()} if criterion else None,
-        "frozen_at": e.frozen_at, "supersedes": e.supersedes_id,
+        "frozen_at": e.frozen_at, "supersedes": e.supersedes_id, "withdrawn_at": e.withdrawn_at,
         "near_duplicates": [d.pk for d in e.near_duplicates.all()],
     }
     if detail:
@@ -101,6 +102,14 @@ class ExperimentReproductions(APIView):
             raise TooManyQueuedRuns(str(exc))
         return Response({"queued": [r.pk for r in runs]},
                         status=status.HTTP_201_CREATED if runs else status.HTTP_200_OK)
+
+
+class ExperimentWithdraw(APIView):
+    permission_classes = [IsAuthenticatedOrReadOnly]
+
+    def post(self, request, pk: int):
+        get_object_or_404(Experiment, pk=pk)
+        return withdraw(request, services.experiment_withdraw, experiment_id=pk)
 
 
 class ExperimentExport(APIView):

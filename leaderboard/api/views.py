@@ -1,6 +1,6 @@
 from django.shortcuts import get_object_or_404
 from rest_framework import generics, status
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.permissions import IsAuthenticatedOrReadOnly
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -13,7 +13,8 @@ from leaderboard.api.exceptions import TooManyQueuedRuns
 from leaderboard.basemodels.selectors import base_model_list
 from leaderboard.recipes import selectors as recipe_selectors
 from leaderboard.recipes import services as recipe_services
-from leaderboard.recipes.models import Recipe
+from leaderboard.recipes.models import Recipe, may_change
+from leaderboard.recipes.validation import SubmissionInvalid, clean_recipe_edit
 from leaderboard.runs import selectors as run_selectors
 from leaderboard.runs import services as run_services
 from leaderboard.runs.models import Run
@@ -50,8 +51,40 @@ class RecipeListCreate(APIView):
 
 
 class RecipeDetail(generics.RetrieveAPIView):
+    """GET the recipe; PATCH its title, description, method or claimed metrics (owner or moderator)."""
+
+    permission_classes = [IsAuthenticatedOrReadOnly]
     queryset = Recipe.objects.select_related("base_model", "submitter")
     serializer_class = serializers.RecipeDetailSerializer
+
+    def patch(self, request, pk: int):
+        recipe = get_object_or_404(Recipe.objects.select_related("base_model"), pk=pk)
+        if not may_change(request.user, recipe.submitter_id):
+            raise PermissionDenied("only the recipe's submitter or a moderator can change it")
+        try:
+            changes = clean_recipe_edit(request.data, recipe)
+        except SubmissionInvalid as exc:
+            raise ValidationError(exc.errors)
+        recipe = recipe_services.recipe_update(user=request.user, recipe_id=pk, changes=changes)
+        return Response(serializers.RecipeDetailSerializer(recipe, context={"request": request}).data)
+
+
+def withdraw(request, withdraw_service, **ids) -> Response:
+    """POST {reason}: the owner or a moderator withdraws a submission (recipes and experiments alike)."""
+    reason = request.data.get("reason", "") if hasattr(request.data, "get") else ""
+    try:
+        obj = withdraw_service(user=request.user, reason=str(reason or "").strip(), **ids)
+    except recipe_services.NotAllowed as exc:
+        raise PermissionDenied(str(exc))
+    return Response({"id": obj.pk, "withdrawn_at": obj.withdrawn_at, "withdrawn_reason": obj.withdrawn_reason})
+
+
+class RecipeWithdraw(APIView):
+    permission_classes = [IsAuthenticatedOrReadOnly]
+
+    def post(self, request, pk: int):
+        get_object_or_404(Recipe, pk=pk)
+        return withdraw(request, recipe_services.recipe_withdraw, recipe_id=pk)
 
 
 class RecipeRuns(APIView):

@@ -6,10 +6,10 @@ from django.urls import reverse
 from leaderboard.basemodels.models import BaseModel, EvalCorpus
 from leaderboard.domain import experiment_design as design
 from leaderboard.domain.verdict import Criterion
-from leaderboard.recipes.models import Recipe
+from leaderboard.recipes.models import Recipe, Withdrawable
 
 
-class Experiment(models.Model):
+class Experiment(Withdrawable):
     """A pre-registered test of a hypothesis (seed 002's board, with computed verdicts): arms measured on one
     corpus, each treatment judged against its baseline by a criterion that freezes when the first run starts."""
 

@@ -181,7 +181,8 @@ def experiment_board(*, tag: str = "", result: str = "", base_model: str = "") -
 
 
 def experiment_list(*, tag: str = "", base_model: str = "") -> QuerySet[Experiment]:
-    qs = Experiment.objects.select_related("base_model", "corpus", "submitter").prefetch_related("near_duplicates")
+    qs = (Experiment.objects.filter(withdrawn_at__isnull=True).select_related("base_model", "corpus", "submitter")
+          .prefetch_related("near_duplicates"))
     if tag:
         qs = qs.filter(tags__contains=[tag])
     if base_model:

@@ -5,19 +5,17 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.postgres.search import TrigramSimilarity
 from django.db import transaction
+from django.utils import timezone
 
 from leaderboard.domain import experiment_design as design
 from leaderboard.domain import run_states
 from leaderboard.experiments import selectors
 from leaderboard.experiments.models import Arm, Experiment
 from leaderboard.experiments.validation import ExperimentFrozen, ExperimentSubmission
-from leaderboard.recipes.services import recipe_submit
+from leaderboard.recipes.models import may_change
+from leaderboard.recipes.services import NotAllowed, recipe_submit
 from leaderboard.runs import services as run_services
 from leaderboard.runs.models import Run
-
-
-class NotAllowed(Exception):
-    """Only the experiment's submitter or a moderator may change it."""
 
 
 def experiment_submit(*, user, submission: ExperimentSubmission) -> Experiment:
@@ -67,7 +65,21 @@ def link_near_duplicates(experiment: Experiment) -> None:
 
 
 def can_edit(user, experiment: Experiment) -> bool:
-    return bool(user and user.is_authenticated and (user.pk == experiment.submitter_id or user.is_staff))
+    return may_change(user, experiment.submitter_id)
+
+
+def experiment_withdraw(*, user, experiment_id: int, reason: str = "") -> Experiment:
+    """Take an experiment off the board and stop its arms' runs that have not finished (owner or moderator)."""
+    with transaction.atomic():
+        experiment = Experiment.objects.select_for_update().get(pk=experiment_id)
+        if not can_edit(user, experiment):
+            raise NotAllowed("only the experiment's submitter or a moderator can withdraw it")
+        if not experiment.withdrawn:
+            experiment.withdrawn_at, experiment.withdrawn_reason = timezone.now(), reason[:500]
+            experiment.save(update_fields=["withdrawn_at", "withdrawn_reason"])
+            run_services.runs_withdraw(Run.objects.filter(arm__experiment=experiment), reason=run_services.run_withdraw_reason(
+                experiment.public_id, user, reason))
+    return experiment
 
 
 def experiment_update(*, user, experiment_id: int, changes: dict) -> Experiment:
@@ -92,6 +104,8 @@ def experiment_request_reproductions(*, user, experiment_id: int) -> list[Run]:
     TooManyQueued when the user's waiting runs would exceed EXPERIMENT_MAX_QUEUED_PER_USER."""
     with transaction.atomic():
         experiment = Experiment.objects.select_for_update().select_related("base_model", "corpus").get(pk=experiment_id)
+        if experiment.withdrawn:
+            raise run_services.NotReproducible(f"{experiment.public_id} was withdrawn")
         if not experiment.base_model.approved:
             raise run_services.NotReproducible(f"base model {experiment.base_model.name} waits for a moderator's approval")
         standing = selectors.experiment_standing(experiment)

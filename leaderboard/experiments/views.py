@@ -88,6 +88,17 @@ def experiment_reproduce(request, pk: int):
     return redirect("experiment_detail", pk=pk)
 
 
+@login_required
+@require_POST
+def experiment_withdraw(request, pk: int):
+    get_object_or_404(Experiment, pk=pk)
+    try:
+        services.experiment_withdraw(user=request.user, experiment_id=pk, reason=request.POST.get("reason", "").strip())
+    except services.NotAllowed as exc:
+        return HttpResponseForbidden(str(exc))
+    return redirect("experiment_detail", pk=pk)
+
+
 def experiment_export(request, pk: int):
     experiment = get_object_or_404(Experiment.objects.select_related("base_model", "corpus"), pk=pk)
     response = JsonResponse(selectors.experiment_export(experiment), json_dumps_params={"indent": 2})

@@ -41,7 +41,7 @@ class Scope:
         return self.base_model.name if self.base_model else f"{self.architecture}"
 
     def recipes(self) -> QuerySet[Recipe]:
-        qs = Recipe.objects.filter(base_model__approved=True)
+        qs = Recipe.objects.filter(base_model__approved=True, withdrawn_at__isnull=True)
         if self.base_model:
             return qs.filter(base_model=self.base_model)
         return qs.filter(base_model__architecture=self.architecture)

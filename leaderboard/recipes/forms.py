@@ -2,7 +2,7 @@ from django import forms
 
 from leaderboard.basemodels.models import BaseModel
 from leaderboard.recipes.models import Recipe
-from leaderboard.recipes.validation import SubmissionInvalid, clean_submission
+from leaderboard.recipes.validation import SubmissionInvalid, clean_recipe_edit, clean_submission
 
 FTYPE_CHOICES = ["Q2_K", "Q2_K_S", "Q3_K_S", "Q3_K_M", "Q3_K_L", "Q4_0", "Q4_K_S", "Q4_K_M", "Q5_K_S",
                  "Q5_K_M", "Q6_K", "Q8_0", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ2_M", "IQ3_XXS", "IQ3_S",
@@ -40,4 +40,27 @@ class RecipeForm(forms.Form):
             for name, messages in exc.errors.items():
                 for message in messages:
                     self.add_error(name, message)
+        return self.cleaned_data
+
+
+class RecipeEditForm(forms.Form):
+    """What an owner or moderator may change; checked by clean_recipe_edit, the API's path too."""
+
+    title = forms.CharField(required=False, max_length=200)
+    method = forms.CharField(required=False, widget=forms.Select(choices=Recipe.Method.choices))
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 6}), label="Description (Markdown)")
+    claimed_metrics = forms.CharField(required=False, label="Claimed metrics (JSON)")
+
+    def __init__(self, *args, recipe, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.recipe = recipe
+        self.changes = None
+
+    def clean(self):
+        try:
+            self.changes = clean_recipe_edit(self.data, self.recipe)
+        except SubmissionInvalid as exc:
+            for name, messages in exc.errors.items():
+                for message in messages:
+                    self.add_error(name if name in self.fields else None, message)
         return self.cleaned_data

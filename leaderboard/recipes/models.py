@@ -8,7 +8,27 @@ from leaderboard.domain.plan import ResolvedPlan
 from leaderboard.domain.recipe_format import RecipeRule, RecipeSpec
 
 
-class Recipe(models.Model):
+def may_change(user, owner_id: int) -> bool:
+    """Owner or moderator: who may edit or withdraw a submission."""
+    return bool(user is not None and user.is_authenticated and (user.pk == owner_id or user.is_staff))
+
+
+class Withdrawable(models.Model):
+    """A submission its owner or a moderator took back: kept (its runs and links stay readable) but off every
+    list, frontier and board, and never reproduced again."""
+
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_reason = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def withdrawn(self) -> bool:
+        return self.withdrawn_at is not None
+
+
+class Recipe(Withdrawable):
     class Method(models.TextChoices):
         STOCK = "stock", "stock llama.cpp mix"
         MANUAL = "manual", "hand-written overrides"

@@ -22,7 +22,8 @@ def recipe_list(*, base_model_name: str | None = None, base_model=None) -> Query
                       kld_mean=Subquery(latest_done.values("metrics__kld_mean")[:1]),
                       ppl=Subquery(latest_done.values("metrics__ppl")[:1]))
             .order_by("-created_at", "-pk")
-            .filter(**({"base_model__name": base_model_name} if base_model_name else {}),
+            .filter(withdrawn_at__isnull=True,
+                    **({"base_model__name": base_model_name} if base_model_name else {}),
                     **({"base_model": base_model} if base_model else {})))
 
 

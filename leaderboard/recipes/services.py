@@ -11,8 +11,9 @@ from django.utils import timezone
 
 from leaderboard import dispatch
 from leaderboard.domain.recipe_format import content_hash
-from leaderboard.recipes.models import Recipe
+from leaderboard.recipes.models import Recipe, may_change
 from leaderboard.recipes.validation import RecipeSubmission
+from leaderboard.runs.services import run_withdraw_reason, runs_withdraw
 
 
 def recipe_submit(*, user, submission: RecipeSubmission) -> tuple[Recipe, bool]:
@@ -48,6 +49,36 @@ def recipe_submit(*, user, submission: RecipeSubmission) -> tuple[Recipe, bool]:
             recipe.imatrix.delete(save=False)
         return Recipe.objects.get(content_hash=digest), False
     return recipe, True
+
+
+class NotAllowed(Exception):
+    """Only the submitter or a moderator may change or withdraw a submission."""
+
+
+def recipe_update(*, user, recipe_id: int, changes: dict) -> Recipe:
+    """Apply validated edits (validation.clean_recipe_edit): title, description, method, claimed metrics.
+    What the recipe makes (base, type, rules, imatrix) never changes: that is another recipe."""
+    with transaction.atomic():
+        recipe = Recipe.objects.select_for_update().get(pk=recipe_id)
+        if not may_change(user, recipe.submitter_id):
+            raise NotAllowed("only the recipe's submitter or a moderator can change it")
+        for name, value in changes.items():
+            setattr(recipe, name, value)
+        recipe.save(update_fields=list(changes))
+    return recipe
+
+
+def recipe_withdraw(*, user, recipe_id: int, reason: str = "") -> Recipe:
+    """Take a recipe off every list and frontier and stop its runs that have not finished (owner or moderator)."""
+    with transaction.atomic():
+        recipe = Recipe.objects.select_for_update().get(pk=recipe_id)
+        if not may_change(user, recipe.submitter_id):
+            raise NotAllowed("only the recipe's submitter or a moderator can withdraw it")
+        if not recipe.withdrawn:
+            recipe.withdrawn_at, recipe.withdrawn_reason = timezone.now(), reason[:500]
+            recipe.save(update_fields=["withdrawn_at", "withdrawn_reason"])
+            runs_withdraw(recipe.runs.all(), reason=run_withdraw_reason(f"recipe #{recipe.pk}", user, reason))
+    return recipe
 
 
 def recipe_plan_start(*, recipe_id: int) -> bool:

@@ -189,3 +189,22 @@ def quant_type_or_none(name: str) -> str | None:
         return quant_type_name(name)
     except ValueError:
         return None
+
+
+EDITABLE = ("title", "description", "method", "claimed_metrics")
+
+
+def clean_recipe_edit(data, recipe: Recipe) -> dict:
+    """The editable fields, checked by clean_submission itself with what the recipe makes held as it is
+    (base, file type, rules, single-tensor types): the same messages the submission form gives."""
+    if not hasattr(data, "get"):
+        raise SubmissionInvalid({"non_field_errors": ["send the changes as a JSON object or a form"]})
+    fixed = {"base_model": recipe.base_model.name, "ftype": recipe.ftype, "rules": recipe.source_text,
+             "output_tensor_type": "", "token_embedding_type": ""}
+    if not recipe.source_text:  # a recipe stored from rules alone (the admin's stock recipes)
+        fixed["rules"] = "\n".join(f"{r['pattern']}={r['type']}" for r in recipe.rules)
+    current = {"title": recipe.title, "description": recipe.description, "method": recipe.method,
+               "claimed_metrics": recipe.claimed_metrics}
+    merged = {**current, **{k: data.get(k) for k in EDITABLE if k in data}, **fixed}
+    submission = clean_submission(merged, {})
+    return {name: getattr(submission, name) for name in EDITABLE}

@@ -1,5 +1,7 @@
+import json
+
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpResponse, HttpResponseBadRequest
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -7,8 +9,8 @@ from leaderboard.basemodels.models import EvalCorpus
 from leaderboard.domain.plan_check import group_warnings
 from leaderboard.domain.recipe_format import imatrix_file_name
 from leaderboard.recipes import selectors, services
-from leaderboard.recipes.forms import RecipeForm
-from leaderboard.recipes.models import Recipe
+from leaderboard.recipes.forms import RecipeEditForm, RecipeForm
+from leaderboard.recipes.models import Recipe, may_change
 from leaderboard.runs import selectors as run_selectors
 from leaderboard.runs import services as run_services
 
@@ -64,7 +66,34 @@ def recipe_detail(request, pk: int):
         "standing_keys": STANDING_COLUMNS,
         "corpora": EvalCorpus.objects.filter(enabled=True).order_by("-is_default", "name"),
         "duplicate": request.GET.get("duplicate") == "1",
+        "can_change": may_change(request.user, recipe.submitter_id),
     })
+
+
+@login_required
+def recipe_edit(request, pk: int):
+    recipe = get_object_or_404(Recipe.objects.select_related("base_model"), pk=pk)
+    if not may_change(request.user, recipe.submitter_id):
+        return HttpResponseForbidden("only the recipe's submitter or a moderator can change it")
+    initial = {"title": recipe.title, "method": recipe.method, "description": recipe.description,
+               "claimed_metrics": json.dumps(recipe.claimed_metrics) if recipe.claimed_metrics else ""}
+    form = RecipeEditForm(request.POST or None, recipe=recipe, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        services.recipe_update(user=request.user, recipe_id=pk, changes=form.changes)
+        return redirect(recipe.get_absolute_url())
+    return render(request, "recipes/edit.html", {"form": form, "recipe": recipe},
+                  status=400 if request.method == "POST" else 200)
+
+
+@login_required
+@require_POST
+def recipe_withdraw(request, pk: int):
+    recipe = get_object_or_404(Recipe, pk=pk)
+    try:
+        services.recipe_withdraw(user=request.user, recipe_id=pk, reason=request.POST.get("reason", "").strip())
+    except services.NotAllowed as exc:
+        return HttpResponseForbidden(str(exc))
+    return redirect(recipe.get_absolute_url())
 
 
 def recipe_override_file(request, pk: int):

@@ -59,6 +59,8 @@ def run_request(*, recipe: Recipe, user=None, corpus: EvalCorpus | None = None,
     awaiting approval or a corpus not offered."""
     if not recipe.base_model.approved:
         raise NotReproducible(f"base model {recipe.base_model.name} waits for a moderator's approval")
+    if recipe.withdrawn:
+        raise NotReproducible(f"recipe #{recipe.pk} was withdrawn")
     if corpus is not None and not (corpus.enabled or corpus.is_default):
         raise NotReproducible(f"evaluation profile '{corpus.name}' is not offered for reproductions")
     corpus = corpus or default_corpus()
@@ -163,6 +165,16 @@ def run_withdraw(*, run_id: int, reason: str) -> bool:
     loses it (its next heartbeat or write finds no row it owns) and stops without writing."""
     return bool(Run.objects.filter(pk=run_id, state__in=[run_states.QUEUED, *run_states.ACTIVE_STATES]).update(
         state=run_states.FAILED, error=reason, finished_at=timezone.now(), claim_token=None))
+
+
+def runs_withdraw(runs, *, reason: str) -> int:
+    """Withdraw every run of the queryset that is not final (the submission they measure was withdrawn)."""
+    return sum(run_withdraw(run_id=pk, reason=reason) for pk in runs.exclude(
+        state__in=run_states.FINAL_STATES).values_list("pk", flat=True))
+
+
+def run_withdraw_reason(what: str, user, reason: str) -> str:
+    return f"{what} was withdrawn by {user.username}" + (f": {reason}" if reason else "")
 
 
 def runs_requeue_stalled(*, resend_all_queued: bool = False) -> list[int]:
