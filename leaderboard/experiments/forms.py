@@ -9,7 +9,7 @@ from leaderboard.basemodels.models import BaseModel, EvalCorpus
 from leaderboard.domain import experiment_design as design
 from leaderboard.domain.verdict import PAIRED_STATISTIC
 from leaderboard.experiments.validation import SubmissionInvalid, clean_edit, clean_experiment
-from leaderboard.recipes.forms import FTYPE_CHOICES
+from leaderboard.recipes.forms import FTYPE_CHOICES, add_submission_errors
 from leaderboard.recipes.models import Recipe
 
 FORM_ARMS = 4
@@ -46,12 +46,7 @@ class CriterionFields(forms.Form):
                 "reproduction_target": d.get("reproduction_target"), "criterion": criterion}
 
     def add_errors(self, errors: dict[str, list[str]], field_of=lambda key: key) -> None:
-        for key, messages in errors.items():
-            name = field_of(key)
-            if name not in self.fields:
-                name = "criterion_metric" if key == "criterion" else None
-            for message in messages:
-                self.add_error(name, message if name else f"{key}: {message}")
+        add_submission_errors(self, errors, lambda key: "criterion_metric" if key == "criterion" else field_of(key))
 
 
 class ExperimentForm(CriterionFields):

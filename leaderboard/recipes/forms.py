@@ -9,6 +9,16 @@ FTYPE_CHOICES = ["Q2_K", "Q2_K_S", "Q3_K_S", "Q3_K_M", "Q3_K_L", "Q4_0", "Q4_K_S
                  "IQ3_M", "IQ4_NL", "IQ4_XS", "F16", "BF16"]
 
 
+def add_submission_errors(form: forms.Form, errors: dict[str, list[str]], field_of=lambda key: key) -> None:
+    """Put the validation path's field -> messages on the form: on the field it names (field_of maps a key
+    to a form field), else at the top, prefixed by the key."""
+    for key, messages in errors.items():
+        name = field_of(key)
+        name = name if name in form.fields else None
+        for message in messages:
+            form.add_error(name, message if name or key == "non_field_errors" else f"{key}: {message}")
+
+
 class RecipeForm(forms.Form):
     """Field widgets only: every check is clean_submission's, the same one the API runs."""
 
@@ -37,9 +47,7 @@ class RecipeForm(forms.Form):
         try:
             self.submission = clean_submission(self.data, self.files)
         except SubmissionInvalid as exc:
-            for name, messages in exc.errors.items():
-                for message in messages:
-                    self.add_error(name, message)
+            add_submission_errors(self, exc.errors)
         return self.cleaned_data
 
 
@@ -60,7 +68,5 @@ class RecipeEditForm(forms.Form):
         try:
             self.changes = clean_recipe_edit(self.data, self.recipe)
         except SubmissionInvalid as exc:
-            for name, messages in exc.errors.items():
-                for message in messages:
-                    self.add_error(name if name in self.fields else None, message)
+            add_submission_errors(self, exc.errors)
         return self.cleaned_data
