@@ -64,6 +64,20 @@ def load(path: Path, cparams, n_gpu_layers: int):
     return model, ctx
 
 
+def context_params(*, n_seq: int, n_ctx: int, n_threads: int, kv_unified: bool):
+    """Context parameters for n_seq sequences of n_ctx tokens, as common_context_params_to_llama fills them
+    for llama-perplexity (its default batch sizes; no full-size SWA cache)."""
+    cparams = llama_cpp.llama_context_default_params()
+    cparams.n_ctx = n_seq * n_ctx
+    cparams.n_batch = min(N_BATCH, cparams.n_ctx)
+    cparams.n_ubatch = min(N_UBATCH, cparams.n_batch)
+    cparams.n_seq_max = n_seq
+    cparams.n_threads = cparams.n_threads_batch = n_threads
+    cparams.swa_full = False
+    cparams.kv_unified = kv_unified
+    return cparams
+
+
 def set_kv_cache(cparams, type_k: str, type_v: str) -> None:
     """-ctk / -ctv: the KV cache's ggml types. llama.cpp keeps a quantized V cache only with flash attention
     (llama_init_from_model refuses it otherwise), so that case asks for it; else flash attention stays on
@@ -95,15 +109,7 @@ class Model:
         self.n_ctx = n_ctx
         self.n_seq = seqs_per_batch(n_ctx)
         self._model = self._ctx = None
-        cparams = llama_cpp.llama_context_default_params()
-        # as common_context_params_to_llama fills them for llama-perplexity
-        cparams.n_ctx = self.n_seq * n_ctx
-        cparams.n_batch = min(N_BATCH, cparams.n_ctx)
-        cparams.n_ubatch = min(N_UBATCH, cparams.n_batch)
-        cparams.n_seq_max = self.n_seq
-        cparams.n_threads = cparams.n_threads_batch = n_threads
-        cparams.swa_full = False
-        cparams.kv_unified = False
+        cparams = context_params(n_seq=self.n_seq, n_ctx=n_ctx, n_threads=n_threads, kv_unified=False)
         set_kv_cache(cparams, *kv_cache)
         self._model, self._ctx = load(path, cparams, n_gpu_layers)
         self._vocab = llama_cpp.llama_model_get_vocab(self._model)

@@ -14,22 +14,16 @@ from pathlib import Path
 import llama_cpp
 import numpy as np
 
-from workers.engine.llamacpp.decode import N_BATCH, N_UBATCH, DecodeError, load, tokenize
+from workers.engine.llamacpp.decode import DecodeError, context_params, load, tokenize
 
 
 class TaskModel:
     """Use as a context manager. decode() hands out logits in place (valid until the next call)."""
 
     def __init__(self, path: Path, *, n_ctx: int = 512, n_parallel: int = 4, n_threads: int, n_gpu_layers: int):
-        cparams = llama_cpp.llama_context_default_params()
         self.n_parallel = max(4, n_parallel)
-        cparams.n_ctx = self.n_parallel * n_ctx
-        cparams.n_batch = min(N_BATCH, cparams.n_ctx)
-        cparams.n_ubatch = min(N_UBATCH, cparams.n_batch)
-        cparams.n_seq_max = self.n_parallel
-        cparams.n_threads = cparams.n_threads_batch = n_threads
-        cparams.swa_full = False
-        cparams.kv_unified = True
+        # llama-perplexity's task modes keep one unified cache for the parallel sequences
+        cparams = context_params(n_seq=self.n_parallel, n_ctx=n_ctx, n_threads=n_threads, kv_unified=True)
         self._model = self._ctx = None
         self._model, self._ctx = load(path, cparams, n_gpu_layers)
         self._vocab = llama_cpp.llama_model_get_vocab(self._model)
