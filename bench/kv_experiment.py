@@ -63,7 +63,8 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     name, text, note = demo.offline_corpus()
-    corpus = corpus_register(name=f"{name} · {args.chunks} chunks", source=str(text), n_ctx=512,
+    # a name of its own: registering under the demo corpus's name would take its "default" flag away
+    corpus = corpus_register(name=f"{name} [KV bench]", source=str(text), n_ctx=512,
                              n_chunks=args.chunks, note=note)
     corpus.enabled = True
     corpus.save(update_fields=["enabled"])

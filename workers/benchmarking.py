@@ -13,6 +13,7 @@ from leaderboard.benchmarks import selectors, services
 from leaderboard.domain.repetition import Thresholds
 from leaderboard.files.store import fetch_into_store
 from workers.engine import benchmarks, generate
+from workers.engine.llamacpp.decode import Weights
 from workers.durable import durably
 
 
@@ -20,8 +21,10 @@ def health_thresholds() -> Thresholds:
     return Thresholds(min_distinct_2=settings.HEALTH_MIN_DISTINCT_2, min_tokens=settings.HEALTH_MIN_TOKENS)
 
 
-def run_benchmarks(*, run_id: int, token, base_sha256: str, base_path: Path, quant_path: Path,
+def run_benchmarks(*, run_id: int, token, base_sha256: str, base_path: Path, quant_path: Path | Weights,
                    progress: Callable[[float], None]) -> dict:
+    """quant_path: the quant's file, or the quant already loaded for measuring (every suite and the health
+    check then make their contexts on it instead of loading it again)."""
     profile = durably(selectors.default_profile)
     if profile is None:
         return {}

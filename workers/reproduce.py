@@ -24,6 +24,7 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from leaderboard.domain import run_states
+from leaderboard.domain.experiment_design import GGUF as ARM_GGUF, Runtime
 from leaderboard.files.gguf_meta import tensor_summary
 from leaderboard.files.store import FetchError, fetch_into_store, sha256_of
 from leaderboard.jsonlog import run_context
@@ -32,13 +33,13 @@ from leaderboard.runs.models import Run
 from workers.benchmarking import run_benchmarks
 from workers.durable import TRANSIENT_DB_ERRORS, durably, reconnect
 from workers.engine import measure
-from leaderboard.domain.experiment_design import GGUF as ARM_GGUF, Runtime
-from workers.engine.llamacpp.decode import DecodeError
+from workers.engine.llamacpp.decode import DecodeError, Weights
 from workers.engine.llamacpp.probe import ProbeFailed, identity_differences, probe_in_subprocess
 from workers.engine.llamacpp.quantize import QuantizeError, run_quantize
 from workers.engine.teacher import TeacherError
 from workers.engine.llamacpp.system import build_info, hardware_info
 from workers.recipe_request import quantize_request
+
 
 class UploadRefused(Exception):
     """An experiment's uploaded GGUF cannot be opened safely, or is not a model of the base's kind."""
@@ -218,19 +219,21 @@ def _pipeline(run: Run, token, beat: Heartbeat, out: Path, timings: dict) -> Non
     floor = measure.noise_floor(base_path, teacher, n_threads=n_threads, n_gpu_layers=n_gpu_layers)
     per_token = []
     changes_runtime = runtime.changes_measurement(corpus.n_ctx)
-    if settings.MEASURE_KLD_SPLIT and not changes_runtime:
-        metrics, split = measure.kld_split(quant, teacher, corpus_path, work_dir=out.parent, n_threads=n_threads,
-                                           n_gpu_layers=n_gpu_layers, progress=lambda f: beat.set(0.5 + f / 2),
-                                           on_tokens=per_token.append)
-        metrics["kld_split"] = split
-    else:
-        metrics = measure.measure_quant(quant, teacher, n_threads=n_threads, n_gpu_layers=n_gpu_layers,
-                                        progress=lambda f: beat.set(0.5 + f / 2), on_tokens=per_token.append,
-                                        kv_cache=kv)
-    metrics["noise_floor"] = floor
-    if not changes_runtime:  # the benchmarks run at the default KV cache and context: not this arm's settings
-        metrics.update(run_benchmarks(run_id=run.pk, token=token, base_sha256=base.sha256, base_path=base_path,
-                                      quant_path=quant, progress=beat.set))
+    # the quant is loaded once: the measuring pass, the benchmarks and the health check make contexts on it
+    with Weights(quant, n_gpu_layers) as loaded:
+        if settings.MEASURE_KLD_SPLIT and not changes_runtime:
+            metrics, split = measure.kld_split(quant, teacher, corpus_path, work_dir=out.parent, n_threads=n_threads,
+                                               n_gpu_layers=n_gpu_layers, progress=lambda f: beat.set(0.5 + f / 2),
+                                               on_tokens=per_token.append, loaded=loaded)
+            metrics["kld_split"] = split
+        else:
+            metrics = measure.measure_quant(loaded, teacher, n_threads=n_threads, n_gpu_layers=n_gpu_layers,
+                                            progress=lambda f: beat.set(0.5 + f / 2), on_tokens=per_token.append,
+                                            kv_cache=kv)
+        metrics["noise_floor"] = floor
+        if not changes_runtime:  # the benchmarks run at the default KV cache and context: not this arm's settings
+            metrics.update(run_benchmarks(run_id=run.pk, token=token, base_sha256=base.sha256, base_path=base_path,
+                                          quant_path=loaded, progress=beat.set))
     _phase(run.pk, token, beat, timings, run_states.MEASURING, t, metrics=metrics,
            tokens=durably(services.token_artifact_store, per_token[0]))
 

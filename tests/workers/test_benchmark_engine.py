@@ -35,3 +35,23 @@ def test_the_base_pass_is_computed_once_per_base_suite_and_selection(tiny_models
                                                              "n_gpu_layers")})
     flips = benchmarks.compare_to_base(quant, base)
     assert flips["flips"] == sum(a != b for a, b in zip(quant["chosen"], base["chosen"]))
+
+
+def test_a_loaded_model_serves_every_suite_and_stays_loaded(tiny_models, arc, monkeypatch):
+    """A run loads its quant once: contexts made on the loaded weights score exactly as a fresh load does,
+    and closing them leaves the weights usable (llama_model_load_from_file runs once)."""
+    import llama_cpp
+
+    from workers.engine.llamacpp.decode import Weights
+
+    kw = dict(fmt="multiple_choice", data=arc, n_tasks=5, selection="first", n_threads=2, n_gpu_layers=0)
+    fresh = benchmarks.score_suite(tiny_models["wide"], **kw)
+    loads = []
+    real_load = llama_cpp.llama_model_load_from_file
+    monkeypatch.setattr(llama_cpp, "llama_model_load_from_file", lambda *a: loads.append(a) or real_load(*a))
+    with Weights(tiny_models["wide"], n_gpu_layers=0) as loaded:
+        first = benchmarks.score_suite(loaded, **kw)
+        second = benchmarks.score_suite(loaded, **kw)
+    assert len(loads) == 1
+    for result in (first, second):
+        assert (result["chosen"], result["acc"]) == (fresh["chosen"], fresh["acc"])

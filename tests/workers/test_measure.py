@@ -267,3 +267,15 @@ def test_gemma_agrees_with_native_llama_perplexity(gemma_f16, tmp_path):
     assert ours["kld_median"] == pytest.approx(native("Median  KLD"), rel=0.02)
     assert ours["kld_p99"] == pytest.approx(native("99.0%   KLD"), rel=0.02)
     assert ours["same_top_p"] == pytest.approx(native("Same top p"), abs=0.5)
+
+
+def test_measuring_on_loaded_weights_equals_a_fresh_load(tiny_models, quant, corpus, tmp_path):
+    from workers.engine.llamacpp.decode import Weights
+
+    teacher_path = build(tiny_models["wide"], corpus, tmp_path, n_chunks=4)
+    with Weights(quant, n_gpu_layers=0) as loaded:
+        shared = measure.measure_quant(loaded, teacher_path, n_threads=2, n_gpu_layers=0)
+        again = measure.measure_quant(loaded, teacher_path, n_threads=2, n_gpu_layers=0)
+    fresh = run(quant, teacher_path)
+    for key in ("kld_mean", "ppl", "same_top_p", "kld_p99"):
+        assert shared[key] == again[key] == fresh[key]

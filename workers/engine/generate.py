@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 from leaderboard.domain.repetition import Thresholds, judge
+from workers.engine.llamacpp.decode import Weights
 from workers.engine.llamacpp.tasks import TaskModel
 
 PROMPTS = (
@@ -15,12 +16,12 @@ PROMPTS = (
 )
 
 
-def health_check(model_path: Path, *, max_tokens: int, seconds_per_prompt: float, thresholds: Thresholds,
+def health_check(model_path: Path | Weights, *, max_tokens: int, seconds_per_prompt: float, thresholds: Thresholds,
                  n_threads: int, n_gpu_layers: int) -> dict:
     """{"degenerate", "distinct_2" (lowest), "longest_repeat" (longest), "hit_cap" (any), "samples": [...]}:
     the run is degenerate when most samples are."""
     samples = []
-    with TaskModel(Path(model_path), n_threads=n_threads, n_gpu_layers=n_gpu_layers) as model:
+    with TaskModel(model_path, n_threads=n_threads, n_gpu_layers=n_gpu_layers) as model:
         for text in PROMPTS:
             chat = model.chat_prompt(text)
             prompt = model.tokenize_prompt(chat if chat is not None else text + "\n")

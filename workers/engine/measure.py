@@ -23,7 +23,7 @@ import numpy as np
 from leaderboard.domain.kld_stats import kld_stats
 from leaderboard.domain.paired import TokenArrays
 from workers.engine import teacher as teacher_cache
-from workers.engine.llamacpp.decode import Model
+from workers.engine.llamacpp.decode import Model, Weights
 from workers.engine.llamacpp.quantize import QuantizeRequest, run_quantize
 from workers.engine.llamacpp.softmax import log_partition
 from workers.engine.llamacpp.system import backend_class, build_info
@@ -110,7 +110,7 @@ def _check_arithmetic(t: teacher_cache.Teacher, path: Path, made_with: dict) -> 
                 f"{made_with[name]!r}: a quant is only scored against a teacher from the same backend and build")
 
 
-def measure_against(quant_path: Path, teacher_paths: Sequence[Path], *, n_threads: int, n_gpu_layers: int,
+def measure_against(quant_path: Path | Weights, teacher_paths: Sequence[Path], *, n_threads: int, n_gpu_layers: int,
                     progress: Callable[[float], None] | None = None,
                     on_tokens: Callable[[TokenArrays], None] | None = None,
                     kv_cache: tuple[str, str] = ("f16", "f16")) -> list[dict]:
@@ -140,7 +140,7 @@ def measure_against(quant_path: Path, teacher_paths: Sequence[Path], *, n_thread
             scored = score_rows(x, t, row0, targets, normalised)
             nll[i, rows], kld[i, rows], same_top[i, rows] = scored["nll"], scored["kld"], scored["same_top"]
 
-    with Model(Path(quant_path), n_ctx=first.n_ctx, n_threads=n_threads, n_gpu_layers=n_gpu_layers,
+    with Model(quant_path, n_ctx=first.n_ctx, n_threads=n_threads, n_gpu_layers=n_gpu_layers,
                kv_cache=kv_cache) as model:
         if model.n_vocab != first.header["n_vocab"]:
             raise teacher_cache.TeacherError(
@@ -167,7 +167,7 @@ def measure_against(quant_path: Path, teacher_paths: Sequence[Path], *, n_thread
     return out
 
 
-def measure_quant(quant_path: Path, teacher_path: Path, *, n_threads: int, n_gpu_layers: int,
+def measure_quant(quant_path: Path | Weights, teacher_path: Path, *, n_threads: int, n_gpu_layers: int,
                   progress: Callable[[float], None] | None = None,
                   on_tokens: Callable[[TokenArrays], None] | None = None,
                   kv_cache: tuple[str, str] = ("f16", "f16")) -> dict:
@@ -205,12 +205,14 @@ def noise_floor(base_path: Path, teacher_path: Path, *, n_threads: int, n_gpu_la
 
 def kld_split(quant_path: Path, teacher_path: Path, corpus_path: Path, *, work_dir: Path, n_threads: int,
               n_gpu_layers: int, progress: Callable[[float], None] | None = None,
-              on_tokens: Callable[[TokenArrays], None] | None = None) -> tuple[dict, dict]:
+              on_tokens: Callable[[TokenArrays], None] | None = None,
+              loaded: Weights | None = None) -> tuple[dict, dict]:
     """The quant's whole measurement plus its KLD split (docs/metrics.md): the quant's own weights
     dequantized to F32 are the reference with the file held fixed, measured on the same backend.
       file:       KLD(base || F32 of the quant's weights), against the base's teacher
       arithmetic: KLD(F32 of the quant's weights || quant), against a teacher made from that F32 model
       total:      KLD(base || quant), the run's mean KLD
+    `loaded`: the quant already loaded (its pass then reuses it).
     Returns (the quant's stats against the base teacher, {"file", "arithmetic", "total"})."""
     step = (lambda lo, hi: (lambda f: progress(lo + (hi - lo) * f))) if progress else (lambda lo, hi: None)
     base_teacher = teacher_cache.load(Path(teacher_path))
@@ -225,7 +227,7 @@ def kld_split(quant_path: Path, teacher_path: Path, corpus_path: Path, *, work_d
             progress=step(0.0, 0.35))
         file_part = measure_quant(f32, teacher_path, n_threads=n_threads, n_gpu_layers=n_gpu_layers,
                                   progress=step(0.35, 0.65))
-        total, arithmetic_part = measure_against(Path(quant_path), [Path(teacher_path), f32_teacher],
+        total, arithmetic_part = measure_against(loaded or Path(quant_path), [Path(teacher_path), f32_teacher],
                                                  n_threads=n_threads, n_gpu_layers=n_gpu_layers,
                                                  progress=step(0.65, 1.0), on_tokens=on_tokens)
     return total, {"file": file_part["kld_mean"], "arithmetic": arithmetic_part["kld_mean"],

@@ -13,6 +13,7 @@ from leaderboard.domain.task_formats import count_tasks
 from leaderboard.domain.task_scores import accuracy, answer_flips
 from leaderboard.domain.task_selection import first_order, hellaswag_order, sampled_order
 from workers.engine.benchmarks import hellaswag, multiple_choice, winogrande
+from workers.engine.llamacpp.decode import Weights
 from workers.engine.llamacpp.tasks import TaskModel
 
 FORMATS = {"hellaswag": hellaswag, "winogrande": winogrande, "multiple_choice": multiple_choice}
@@ -37,12 +38,12 @@ def n_parallel_for(fmt: str, data: bytes) -> int:
     return max(4, multiple_choice.max_answers(data)) if fmt == "multiple_choice" else 4
 
 
-def score_suite(model_path: Path, *, fmt: str, data: bytes, n_tasks: int, selection: str, n_threads: int,
+def score_suite(model_path: Path | Weights, *, fmt: str, data: bytes, n_tasks: int, selection: str, n_threads: int,
                 n_gpu_layers: int, progress: Callable[[float], None] | None = None) -> dict:
     """{"acc", "stderr" (percent), "tasks", "correct", "order", "chosen", "gold", "seconds"}."""
     started = time.monotonic()
     order = task_order(fmt, data, n_tasks, selection)
-    with TaskModel(Path(model_path), n_parallel=n_parallel_for(fmt, data), n_threads=n_threads,
+    with TaskModel(model_path, n_parallel=n_parallel_for(fmt, data), n_threads=n_threads,
                    n_gpu_layers=n_gpu_layers) as model:
         chosen, gold = FORMATS[fmt].run(model, data, order, n_threads=n_threads, progress=progress)
     result = accuracy([c == g for c, g in zip(chosen, gold)])

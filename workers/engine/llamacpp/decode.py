@@ -43,25 +43,68 @@ def scored_per_chunk(n_ctx: int) -> int:
     return n_ctx - 1 - n_ctx // 2
 
 
-def load(path: Path, cparams, n_gpu_layers: int):
-    """Load a model and make a context with cparams (no_perf set); returns (model, ctx) or raises DecodeError
-    with the tail of llama.cpp's log."""
+def _failure(path, lines) -> DecodeError:
+    tail = "\n".join(line for line in lines[-10:] if line.strip())
+    return DecodeError(f"cannot load {path}:\n{tail}")
+
+
+def _load_model(path: Path, n_gpu_layers: int):
     _backend()
     mparams = llama_cpp.llama_model_default_params()
     mparams.n_gpu_layers = effective_gpu_layers(n_gpu_layers)
-    cparams.no_perf = True
-    cparams.op_offload = op_offload(n_gpu_layers)  # off for a CPU run on a GPU build: CPU arithmetic
-    model = ctx = None
     with captured_log() as lines:
         model = llama_cpp.llama_model_load_from_file(str(path).encode(), mparams)
-        if model:
-            ctx = llama_cpp.llama_init_from_model(model, cparams)
-    if not model or not ctx:
-        if model:
-            llama_cpp.llama_model_free(model)
-        tail = "\n".join(line for line in lines[-10:] if line.strip())
-        raise DecodeError(f"cannot load {path}:\n{tail}")
-    return model, ctx
+    if not model:
+        raise _failure(path, lines)
+    return model
+
+
+def _new_context(model, cparams, n_gpu_layers: int, path):
+    cparams.no_perf = True
+    cparams.op_offload = op_offload(n_gpu_layers)  # off for a CPU run on a GPU build: CPU arithmetic
+    with captured_log() as lines:
+        ctx = llama_cpp.llama_init_from_model(model, cparams)
+    if not ctx:
+        raise _failure(path, lines)
+    return ctx
+
+
+def load(path: Path, cparams, n_gpu_layers: int):
+    """Load a model and make a context with cparams (no_perf set); returns (model, ctx) or raises DecodeError
+    with the tail of llama.cpp's log."""
+    model = _load_model(path, n_gpu_layers)
+    try:
+        return model, _new_context(model, cparams, n_gpu_layers, path)
+    except DecodeError:
+        llama_cpp.llama_model_free(model)
+        raise
+
+
+class Weights:
+    """A model file loaded once, for several contexts in turn: a run's measuring pass, its benchmarks and its
+    health check all decode with the quant it loaded first. Use as a context manager."""
+
+    def __init__(self, path: Path, n_gpu_layers: int):
+        self.path, self.n_gpu_layers = Path(path), n_gpu_layers
+        self.ptr = _load_model(self.path, n_gpu_layers)
+
+    def __enter__(self) -> Weights:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.ptr:
+            llama_cpp.llama_model_free(self.ptr)
+            self.ptr = None
+
+
+def open_context(source: Path | Weights, cparams, n_gpu_layers: int):
+    """(model, ctx, owns_model): a context on loaded Weights (which stay loaded), or on a file loaded for it."""
+    if isinstance(source, Weights):
+        return source.ptr, _new_context(source.ptr, cparams, source.n_gpu_layers, source.path), False
+    return (*load(Path(source), cparams, n_gpu_layers), True)
 
 
 def context_params(*, n_seq: int, n_ctx: int, n_threads: int, kv_unified: bool):
@@ -102,7 +145,7 @@ def tokenize(vocab, text: bytes, add_special: bool = True, parse_special: bool =
 class Model:
     """A model plus a context sized for n_ctx-token chunks, several per batch. Use as a context manager."""
 
-    def __init__(self, path: Path, *, n_ctx: int, n_threads: int, n_gpu_layers: int,
+    def __init__(self, path: Path | Weights, *, n_ctx: int, n_threads: int, n_gpu_layers: int,
                  kv_cache: tuple[str, str] = ("f16", "f16")):
         if n_ctx < 4:
             raise DecodeError(f"n_ctx {n_ctx} is too small")
@@ -111,7 +154,7 @@ class Model:
         self._model = self._ctx = None
         cparams = context_params(n_seq=self.n_seq, n_ctx=n_ctx, n_threads=n_threads, kv_unified=False)
         set_kv_cache(cparams, *kv_cache)
-        self._model, self._ctx = load(path, cparams, n_gpu_layers)
+        self._model, self._ctx, self._owns_model = open_context(path, cparams, n_gpu_layers)
         self._vocab = llama_cpp.llama_model_get_vocab(self._model)
         self.n_vocab = llama_cpp.llama_vocab_n_tokens(self._vocab)
         self.bos = llama_cpp.llama_vocab_bos(self._vocab)
@@ -128,9 +171,9 @@ class Model:
         if self._ctx:
             llama_cpp.llama_free(self._ctx)
             self._ctx = None
-        if self._model:
+        if self._model and self._owns_model:
             llama_cpp.llama_model_free(self._model)
-            self._model = None
+        self._model = None
 
     def tokenize(self, text: bytes) -> np.ndarray:
         return tokenize(self._vocab, text)

@@ -14,18 +14,18 @@ from pathlib import Path
 import llama_cpp
 import numpy as np
 
-from workers.engine.llamacpp.decode import DecodeError, context_params, load, tokenize
+from workers.engine.llamacpp.decode import DecodeError, Weights, context_params, open_context, tokenize
 
 
 class TaskModel:
     """Use as a context manager. decode() hands out logits in place (valid until the next call)."""
 
-    def __init__(self, path: Path, *, n_ctx: int = 512, n_parallel: int = 4, n_threads: int, n_gpu_layers: int):
+    def __init__(self, path: Path | Weights, *, n_ctx: int = 512, n_parallel: int = 4, n_threads: int, n_gpu_layers: int):
         self.n_parallel = max(4, n_parallel)
         # llama-perplexity's task modes keep one unified cache for the parallel sequences
         cparams = context_params(n_seq=self.n_parallel, n_ctx=n_ctx, n_threads=n_threads, kv_unified=True)
         self._model = self._ctx = None
-        self._model, self._ctx = load(path, cparams, n_gpu_layers)
+        self._model, self._ctx, self._owns_model = open_context(path, cparams, n_gpu_layers)
         self._vocab = llama_cpp.llama_model_get_vocab(self._model)
         self.n_vocab = llama_cpp.llama_vocab_n_tokens(self._vocab)
         self.n_ctx = llama_cpp.llama_n_ctx(self._ctx)
@@ -46,9 +46,9 @@ class TaskModel:
         if self._ctx:
             llama_cpp.llama_free(self._ctx)
             self._ctx = None
-        if self._model:
+        if self._model and self._owns_model:
             llama_cpp.llama_model_free(self._model)
-            self._model = None
+        self._model = None
 
     def tokenize(self, text: str, add_special: bool = True) -> list[int]:
         return tokenize(self._vocab, text.encode(), add_special).tolist()
