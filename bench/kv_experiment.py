@@ -15,30 +15,14 @@ means the K-side excess grows with context.
 from __future__ import annotations
 
 import argparse
-import os
-import secrets
-import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-os.environ.setdefault("LEADERBOARD_MEASURE_KLD_SPLIT", "0")
-if not (REPO / "var" / "secret_key").exists():  # the in-process API client signs its session with it
-    os.environ.setdefault("LEADERBOARD_SECRET_KEY", secrets.token_urlsafe(50))  # one pass per run: the split is not the question here
+from on_site import gemma_and_corpus, work_off  # noqa: I001  (sets Django up first)
+from django.contrib.auth import get_user_model
+from rest_framework.test import APIClient
 
-import workers.demo as demo  # noqa: E402  (sets Django up)
-from django.contrib.auth import get_user_model  # noqa: E402
-from rest_framework.test import APIClient  # noqa: E402
-
-from leaderboard.basemodels.services import base_model_register, corpus_register  # noqa: E402
-from leaderboard.experiments.models import Experiment  # noqa: E402
-from leaderboard.experiments.selectors import experiment_standing  # noqa: E402
-from leaderboard.frontiers.selectors import paired_difference, token_arrays_by_id  # noqa: E402
-from leaderboard.runs.models import Run  # noqa: E402
-from workers.engine.packaged_bases import BASES, f16_base  # noqa: E402
+from leaderboard.experiments.models import Experiment
+from leaderboard.experiments.selectors import experiment_standing
+from leaderboard.frontiers.selectors import paired_difference, token_arrays_by_id
 
 HYPOTHESIS = ("Softmax amplifies K-side errors more than V-side errors; the gap should grow with context length "
               "(seed 002, cexp_fd30cf), tested with llama.cpp's q4_0 KV cache on Gemma 3 270M.")
@@ -59,18 +43,7 @@ def main() -> None:
     parser.add_argument("--target", type=int, default=2)
     parser.add_argument("--chunks", type=int, default=8)
     args = parser.parse_args()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    name, text, note = demo.offline_corpus()
-    # a name of its own: registering under the demo corpus's name would take its "default" flag away
-    corpus = corpus_register(name=f"{name} [KV bench]", source=str(text), n_ctx=512,
-                             n_chunks=args.chunks, note=note)
-    corpus.enabled = True
-    corpus.save(update_fields=["enabled"])
-    packaged = BASES["gemma-3-270m"]
-    base = base_model_register(source=str(f16_base("gemma-3-270m", demo.DEMO_DIR)), name=packaged.name,
-                               family=packaged.family, note=packaged.note)
+    base, corpus = gemma_and_corpus("KV bench", args.chunks)
     user, _ = get_user_model().objects.get_or_create(username="bench-kv")
     client = APIClient(HTTP_HOST="127.0.0.1")  # the real API stack, middleware included, in this process
     client.force_authenticate(user)
@@ -86,17 +59,8 @@ def main() -> None:
     queued = client.post(f"/api/experiments/{pk}/reproductions/").json()["queued"]
     print(f"experiment #{pk}: {len(queued)} runs queued", flush=True)
 
-    started = time.monotonic()
-    worker = subprocess.Popen([sys.executable, "-m", "celery", "-A", "workers", "worker", "-Q", "gpu,default",
-                               "--pool", "solo", "-n", f"bench-kv-{os.getpid()}@%h", "--loglevel", "WARNING"],
-                              cwd=REPO, start_new_session=True)
-    try:
-        while Run.objects.filter(pk__in=queued).exclude(state__in=["done", "failed"]).exists():
-            time.sleep(5)
-    finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        worker.wait()
-    print(f"all runs final in {time.monotonic() - started:.0f} s", flush=True)
+    seconds = work_off(queued, "bench-kv")
+    print(f"all runs final in {seconds:.0f} s", flush=True)
     report(Experiment.objects.get(pk=pk))
 
 
