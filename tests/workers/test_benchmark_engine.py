@@ -55,3 +55,18 @@ def test_a_loaded_model_serves_every_suite_and_stays_loaded(tiny_models, arc, mo
     assert len(loads) == 1
     for result in (first, second):
         assert (result["chosen"], result["acc"]) == (fresh["chosen"], fresh["acc"])
+
+
+def test_an_answer_whose_tokens_are_all_shared_is_scored_not_read_past_its_end(tiny_models):
+    """MMLU has answers like "yes" and "yes, yes" (or two identical answers): every token of one sequence is
+    in the common prefix, where perplexity.cpp reads past the sequence's end. We stop the prefix one token
+    short, so the short answer's last token is scored like any other."""
+    from leaderboard.domain.task_formats import ChoiceTask, encode_choice_tasks
+
+    tasks = [ChoiceTask("Question: is the sky blue?\nAnswer:", ("yes", "yes yes", "no"), (1, 0, 0)),
+             ChoiceTask("Question: pick one\nAnswer:", ("same", "same"), (0, 1)),
+             ChoiceTask("Question: count\nAnswer:", ("1", "1 2", "1 2 3"), (0, 0, 1))]
+    result = benchmarks.score_suite(tiny_models["wide"], fmt="multiple_choice", data=encode_choice_tasks(tasks),
+                                    n_tasks=0, selection="first", n_threads=2, n_gpu_layers=0)
+    assert result["tasks"] == 3 and len(result["chosen"]) == 3
+    assert result["chosen"][1] == 0  # identical answers score identically: the first wins the tie, as in llama.cpp

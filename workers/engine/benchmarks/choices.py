@@ -19,7 +19,11 @@ def score(model: TaskModel, contexts: list[str], continuations: list[list[str]],
     """For every task, the index of the continuation with the highest mean log-prob (first on ties).
     Each sequence is common_tokenize(context + " " + continuation, add_special=true)."""
     seqs = [[model.tokenize(c + " " + e) for e in ends] for c, ends in zip(contexts, continuations)]
-    prefixes = [common_prefix(s) for s in seqs]
+    # When one continuation's tokens are all shared (answers "yes" and "yes, yes"; or two identical answers),
+    # perplexity.cpp's common prefix is that whole sequence and it reads seq[common_prefix] past its end
+    # (undefined behaviour). Stopping the prefix one token short scores that continuation's last token
+    # properly and changes nothing anywhere else.
+    prefixes = [min(common_prefix(s), min(map(len, s)) - 1) for s in seqs]
     batches = pack(seqs.__getitem__, prefixes.__getitem__, len(seqs), n_ctx=model.n_ctx,
                    max_seq=min(4 * MAX_TASKS_PER_BATCH, model.n_parallel), last_output=False)
     chosen: list[int] = []
