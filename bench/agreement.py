@@ -6,8 +6,8 @@ Gemma 3 270M, F16 base vs Q3_K_M, Q6_K and Q3_K_M with two q2_K overrides, WikiT
 largest relative difference over the checked statistics. Exit status 1 when a target is missed.
 
     .venv/bin/python bench/agreement.py
-    .venv/bin/python bench/agreement.py tasks [SLUG=N ...]   # default: hellaswag=400 winogrande=400
-                                                             # arc-challenge=0 (all 1172) mmlu=400
+    .venv/bin/python bench/agreement.py tasks [SLUG=N ...]   # only the suites named; none named: hellaswag=400
+                                                             # winogrande=400 arc-challenge=0 (all 1172) mmlu=400
 
 The task part scores the F16 base with both, tasks picked by llama-perplexity's seeded random selection, and
 compares them task by task; its LAST line is the largest difference in tasks answered correctly (target: at
@@ -108,8 +108,7 @@ TASK_DEFAULTS = {"hellaswag": 400, "winogrande": 400, "arc-challenge": 0, "mmlu"
 def tasks_main(args: list[str]) -> int:
     from workers.engine.benchmarks import n_parallel_for
 
-    sizes = dict(TASK_DEFAULTS)
-    sizes.update({k: int(v) for k, v in (a.split("=") for a in args)} if args else {})
+    sizes = {k: int(v) for k, v in (a.split("=") for a in args)} if args else dict(TASK_DEFAULTS)
     c.ensure_native_build()
     base = c.gemma_f16()
     print(f"native llama-perplexity: {c.native_bin('llama-perplexity')}; model {base.name}; {c.N_THREADS} threads")
