@@ -69,6 +69,10 @@ def test_an_experiment_runs_to_a_verdict(celery_worker, alice, base_model, corpu
     assert gguf_run.recipe_id is None and gguf_run.output_sha256 == gguf_arm.gguf_sha256
     assert "measured as it is, not re-derived" in gguf_run.log
     assert by_label["Q8_0 from elsewhere"]["measured_not_rederived"] is True
+    from django.test import Client
+
+    page = Client().get(f"/runs/{gguf_run.pk}/").content.decode()
+    assert "measured, not re-derived" in page and f"EXP-{pk:04d}" in page
     # the KV-cache arm measured the same quant as the baseline, with a quantized cache: a different KLD
     baseline_run = Run.objects.get(arm__experiment_id=pk, arm__position=0)
     kv_run = Run.objects.get(arm__experiment_id=pk, arm__position=3)
