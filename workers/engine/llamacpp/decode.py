@@ -95,9 +95,16 @@ class Weights:
         self.close()
 
     def close(self) -> None:
-        if self.ptr:
-            llama_cpp.llama_model_free(self.ptr)
-            self.ptr = None
+        release(None, self.ptr, owns_model=True)
+        self.ptr = None
+
+
+def release(ctx, model, owns_model: bool) -> None:
+    """Free a context, and its model when the context's opener loaded it (open_context's owns_model)."""
+    if ctx:
+        llama_cpp.llama_free(ctx)
+    if model and owns_model:
+        llama_cpp.llama_model_free(model)
 
 
 def open_context(source: Path | Weights, cparams, n_gpu_layers: int):
@@ -168,12 +175,8 @@ class Model:
         self.close()
 
     def close(self) -> None:
-        if self._ctx:
-            llama_cpp.llama_free(self._ctx)
-            self._ctx = None
-        if self._model and self._owns_model:
-            llama_cpp.llama_model_free(self._model)
-        self._model = None
+        release(self._ctx, self._model, self._owns_model)
+        self._ctx = self._model = None
 
     def tokenize(self, text: bytes) -> np.ndarray:
         return tokenize(self._vocab, text)

@@ -14,7 +14,7 @@ from pathlib import Path
 import llama_cpp
 import numpy as np
 
-from workers.engine.llamacpp.decode import DecodeError, Weights, context_params, open_context, tokenize
+from workers.engine.llamacpp.decode import DecodeError, Weights, context_params, open_context, release, tokenize
 
 
 class TaskModel:
@@ -43,12 +43,8 @@ class TaskModel:
         if self._batch is not None and self._ctx:
             llama_cpp.llama_batch_free(self._batch)
             self._batch = None
-        if self._ctx:
-            llama_cpp.llama_free(self._ctx)
-            self._ctx = None
-        if self._model and self._owns_model:
-            llama_cpp.llama_model_free(self._model)
-        self._model = None
+        release(self._ctx, self._model, self._owns_model)
+        self._ctx = self._model = None
 
     def tokenize(self, text: str, add_special: bool = True) -> list[int]:
         return tokenize(self._vocab, text.encode(), add_special).tolist()
