@@ -12,7 +12,8 @@ from leaderboard.api.views import withdraw
 from leaderboard.experiments import selectors, services
 from leaderboard.experiments.models import Experiment
 from leaderboard.experiments.selectors import ExperimentStanding
-from leaderboard.experiments.validation import ExperimentFrozen, SubmissionInvalid, clean_edit, clean_experiment
+from leaderboard.experiments.validation import (
+    EDITABLE_FIELDS, ExperimentFrozen, SubmissionInvalid, clean_edit, clean_experiment)
 from leaderboard.runs import services as run_services
 
 
@@ -39,10 +40,6 @@ def experiment_data(standing: ExperimentStanding, *, detail: bool = True) -> dic
     return data
 
 
-def _refused(exc: SubmissionInvalid):
-    return ValidationError(exc.errors)
-
-
 class ExperimentListCreate(APIView):
     permission_classes = [IsAuthenticatedOrReadOnly]
 
@@ -56,7 +53,7 @@ class ExperimentListCreate(APIView):
         try:
             submission = clean_experiment(request.data, request.FILES)
         except SubmissionInvalid as exc:
-            raise _refused(exc)
+            raise ValidationError(exc.errors)
         experiment = services.experiment_submit(user=request.user, submission=submission)
         return Response(experiment_data(selectors.experiment_standing(experiment)), status=status.HTTP_201_CREATED,
                         headers={"Location": f"/api/experiments/{experiment.pk}/"})
@@ -73,8 +70,7 @@ class ExperimentDetail(APIView):
         experiment = get_object_or_404(Experiment, pk=pk)
         if not services.can_edit(request.user, experiment):
             raise PermissionDenied("only the experiment's submitter or a moderator can change it")
-        current = {"title": experiment.title, "hypothesis": experiment.hypothesis, "tags": experiment.tags,
-                   "reproduction_target": experiment.reproduction_target, "criterion": experiment.criterion}
+        current = {name: getattr(experiment, name) for name in EDITABLE_FIELDS}
         if not hasattr(request.data, "get"):
             raise ValidationError({"non_field_errors": ["send the changes as a JSON object"]})
         try:
@@ -83,7 +79,7 @@ class ExperimentDetail(APIView):
         except ExperimentFrozen as exc:
             raise Frozen(exc.notice)
         except SubmissionInvalid as exc:
-            raise _refused(exc)
+            raise ValidationError(exc.errors)
         return Response(experiment_data(selectors.experiment_standing(experiment)))
 
 

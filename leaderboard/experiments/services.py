@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.postgres.search import TrigramSimilarity
 from django.db import transaction
-from django.utils import timezone
 
 from leaderboard.domain import experiment_design as design
 from leaderboard.domain import run_states
@@ -74,11 +73,8 @@ def experiment_withdraw(*, user, experiment_id: int, reason: str = "") -> Experi
         experiment = Experiment.objects.select_for_update().get(pk=experiment_id)
         if not can_edit(user, experiment):
             raise NotAllowed("only the experiment's submitter or a moderator can withdraw it")
-        if not experiment.withdrawn:
-            experiment.withdrawn_at, experiment.withdrawn_reason = timezone.now(), reason[:500]
-            experiment.save(update_fields=["withdrawn_at", "withdrawn_reason"])
-            run_services.runs_withdraw(Run.objects.filter(arm__experiment=experiment), reason=run_services.run_withdraw_reason(
-                experiment.public_id, user, reason))
+        run_services.submission_withdraw(experiment, runs=Run.objects.filter(arm__experiment=experiment),
+                                         what=experiment.public_id, user=user, reason=reason)
     return experiment
 
 

@@ -23,7 +23,7 @@ from leaderboard.files.gguf_check import CheckFailed, check_in_subprocess
 from leaderboard.files.gguf_header import GGUFHeaderError
 from leaderboard.recipes.models import Recipe
 from leaderboard.recipes.validation import (
-    MAX_DESCRIPTION_CHARS, RecipeSubmission, SubmissionInvalid, clean_submission)
+    MAX_DESCRIPTION_CHARS, RecipeSubmission, SubmissionInvalid, clean_submission, field_text, find_base_model)
 
 SHA256 = re.compile(r"[0-9a-f]{64}")
 EDITABLE_FIELDS = ("title", "hypothesis", "tags", "criterion", "reproduction_target")
@@ -76,17 +76,12 @@ def _as_json(value, what: str, errors: dict, name: str):
     return value
 
 
-def _text(data, name: str) -> str:
-    value = data.get(name)
-    return "" if value is None else str(value).strip()
-
-
-def _clean_common(data, errors: dict, *, base_model: BaseModel | None) -> dict:
+def _clean_common(data, errors: dict) -> dict:
     """title, hypothesis, tags, target and criterion: what an edit before the freeze may change."""
     def fail(name, message):
         errors.setdefault(name, []).append(message)
 
-    title = _text(data, "title")
+    title = field_text(data, "title")
     if not title:
         fail("title", "This field is required.")
     elif len(title) > 200:
@@ -106,7 +101,7 @@ def _clean_common(data, errors: dict, *, base_model: BaseModel | None) -> dict:
     unknown = [t for t in tags if t not in settings.EXPERIMENT_TAGS]
     if unknown:
         fail("tags", f"unknown tag(s) {', '.join(map(repr, unknown))}; use {', '.join(settings.EXPERIMENT_TAGS)}")
-    target_text = _text(data, "reproduction_target") or "5"
+    target_text = field_text(data, "reproduction_target") or "5"
     target = int(target_text) if target_text.isdigit() else 0
     if not 1 <= target <= settings.EXPERIMENT_MAX_TARGET:
         fail("reproduction_target", f"a whole number from 1 to {settings.EXPERIMENT_MAX_TARGET}")
@@ -126,7 +121,7 @@ def clean_edit(data, experiment: Experiment) -> dict:
     if experiment.frozen:
         raise ExperimentFrozen(experiment)
     errors: dict[str, list[str]] = {}
-    common = _clean_common(data, errors, base_model=experiment.base_model)
+    common = _clean_common(data, errors)
     has_treatments = experiment.arms.filter(role=design.TREATMENT).exists()
     if has_treatments and common["criterion"] is None:
         errors.setdefault("criterion", []).append("treatment arms need a success criterion")
@@ -263,28 +258,26 @@ def clean_experiment(data, files=None) -> ExperimentSubmission:
     def fail(name: str, message: str) -> None:
         errors.setdefault(name, []).append(message)
 
-    base_ref = _text(data, "base_model")
+    base_ref = field_text(data, "base_model")
     base_model = None
     if not base_ref:
         fail("base_model", "This field is required.")
     else:
-        base_model = (BaseModel.objects.select_related("architecture").filter(name=base_ref).first()
-                      or (BaseModel.objects.select_related("architecture").filter(pk=int(base_ref)).first()
-                          if base_ref.isdigit() else None))
+        base_model = find_base_model(base_ref)
         if base_model is None:
             fail("base_model", f"unknown base model '{base_ref}'")
         elif not base_model.approved:
             fail("base_model", f"{base_model.name} waits for a moderator's approval")
-    corpus_ref = _text(data, "corpus")
+    corpus_ref = field_text(data, "corpus")
     corpus = (EvalCorpus.objects.filter(name=corpus_ref).first() if corpus_ref
               else EvalCorpus.objects.filter(is_default=True).first() or EvalCorpus.objects.filter(enabled=True).first())
     if corpus is None:
         fail("corpus", f"no evaluation corpus named '{corpus_ref}'" if corpus_ref else "no evaluation corpus is registered")
     elif not (corpus.enabled or corpus.is_default):
         fail("corpus", f"evaluation profile '{corpus.name}' is not offered for reproductions")
-    common = _clean_common(data, errors, base_model=base_model)
+    common = _clean_common(data, errors)
     supersedes = None
-    ref = _text(data, "supersedes")
+    ref = field_text(data, "supersedes")
     if ref:
         supersedes = Experiment.objects.filter(pk=int(ref)).first() if ref.isdigit() else None
         if supersedes is None:

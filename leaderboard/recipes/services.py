@@ -13,7 +13,7 @@ from leaderboard import dispatch
 from leaderboard.domain.recipe_format import content_hash
 from leaderboard.recipes.models import Recipe, may_change
 from leaderboard.recipes.validation import RecipeSubmission
-from leaderboard.runs.services import run_withdraw_reason, runs_withdraw
+from leaderboard.runs.services import submission_withdraw
 
 
 def recipe_submit(*, user, submission: RecipeSubmission) -> tuple[Recipe, bool]:
@@ -74,10 +74,7 @@ def recipe_withdraw(*, user, recipe_id: int, reason: str = "") -> Recipe:
         recipe = Recipe.objects.select_for_update().get(pk=recipe_id)
         if not may_change(user, recipe.submitter_id):
             raise NotAllowed("only the recipe's submitter or a moderator can withdraw it")
-        if not recipe.withdrawn:
-            recipe.withdrawn_at, recipe.withdrawn_reason = timezone.now(), reason[:500]
-            recipe.save(update_fields=["withdrawn_at", "withdrawn_reason"])
-            runs_withdraw(recipe.runs.all(), reason=run_withdraw_reason(f"recipe #{recipe.pk}", user, reason))
+        submission_withdraw(recipe, runs=recipe.runs.all(), what=f"recipe #{recipe.pk}", user=user, reason=reason)
     return recipe
 
 

@@ -47,12 +47,12 @@ class RecipeSubmission:
     imatrix_tensors: list[str] = field(default_factory=list)
 
 
-def _text(data, name: str) -> str:
+def field_text(data, name: str) -> str:
     value = data.get(name)
     return "" if value is None else str(value).strip()
 
 
-def _find_base_model(ref: str) -> BaseModel | None:
+def find_base_model(ref: str) -> BaseModel | None:
     query = Q(name=ref) | Q(sha256=ref.lower())
     if ref.isdigit():
         query |= Q(pk=int(ref))
@@ -91,15 +91,15 @@ def clean_submission(data, files) -> RecipeSubmission:
     def fail(name: str, message: str) -> None:
         errors.setdefault(name, []).append(message)
 
-    base_ref = _text(data, "base_model")
-    base_model = _find_base_model(base_ref) if base_ref else None
+    base_ref = field_text(data, "base_model")
+    base_model = find_base_model(base_ref) if base_ref else None
     if not base_ref:
         fail("base_model", "This field is required.")
     elif base_model is None:
         fail("base_model", f"unknown base model '{base_ref}'")
 
     ftype = ""
-    ftype_text = _text(data, "ftype")
+    ftype_text = field_text(data, "ftype")
     if not ftype_text:
         fail("ftype", "This field is required.")
     else:
@@ -129,7 +129,7 @@ def clean_submission(data, files) -> RecipeSubmission:
             fail(field_for_rules, str(error))
     single_types = {}
     for name in ("output_tensor_type", "token_embedding_type"):
-        value = _text(data, name)
+        value = field_text(data, name)
         in_text = getattr(spec, name)
         if value and in_text and quant_type_or_none(value) != in_text:
             fail(name, f"the rules text already sets {name.replace('_', '-')} to {in_text}")
@@ -140,12 +140,12 @@ def clean_submission(data, files) -> RecipeSubmission:
                 fail(name, str(exc))
     spec = replace(spec, **single_types)
 
-    title = _text(data, "title")
+    title = field_text(data, "title")
     if not title:
         fail("title", "This field is required.")
     elif len(title) > 200:
         fail("title", "at most 200 characters")
-    method = _text(data, "method") or Recipe.Method.MANUAL
+    method = field_text(data, "method") or Recipe.Method.MANUAL
     if method not in Recipe.Method.values:
         fail("method", f"unknown method '{method}'; one of {', '.join(Recipe.Method.values)}")
     claimed = data.get("claimed_metrics") or {}

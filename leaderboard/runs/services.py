@@ -167,14 +167,16 @@ def run_withdraw(*, run_id: int, reason: str) -> bool:
         state=run_states.FAILED, error=reason, finished_at=timezone.now(), claim_token=None))
 
 
-def runs_withdraw(runs, *, reason: str) -> int:
-    """Withdraw every run of the queryset that is not final (the submission they measure was withdrawn)."""
-    return sum(run_withdraw(run_id=pk, reason=reason) for pk in runs.exclude(
-        state__in=run_states.FINAL_STATES).values_list("pk", flat=True))
-
-
-def run_withdraw_reason(what: str, user, reason: str) -> str:
-    return f"{what} was withdrawn by {user.username}" + (f": {reason}" if reason else "")
+def submission_withdraw(submission, *, runs, what: str, user, reason: str) -> None:
+    """Withdraw a recipe or an experiment (a Withdrawable whose row the caller locked and checked the user may
+    change) and stop its runs that are not final; a submission already withdrawn stays as it was."""
+    if submission.withdrawn:
+        return
+    submission.withdrawn_at, submission.withdrawn_reason = timezone.now(), reason[:500]
+    submission.save(update_fields=["withdrawn_at", "withdrawn_reason"])
+    why = f"{what} was withdrawn by {user.username}" + (f": {reason}" if reason else "")
+    for pk in runs.exclude(state__in=run_states.FINAL_STATES).values_list("pk", flat=True):
+        run_withdraw(run_id=pk, reason=why)
 
 
 def runs_requeue_stalled(*, resend_all_queued: bool = False) -> list[int]:
