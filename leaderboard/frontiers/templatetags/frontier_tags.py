@@ -78,11 +78,6 @@ def get(mapping, key):
     return (mapping or {}).get(key)
 
 
-@register.filter
-def get(mapping, key):
-    return (mapping or {}).get(key)
-
-
 @register.simple_tag
 def point_value(point, key: str) -> str:
     """A point's median for the metric with its error bar, as the tables show it (a tag, not an include:
