@@ -1,18 +1,19 @@
-"""A content-addressed model store: files named by their sha256, fetched from a path or an https URL."""
+"""A content-addressed model store: files named by their sha256, fetched from a path or an https URL
+(through leaderboard/files/fetch.py, the site's one fetcher of user-given URLs)."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
-import urllib.request
 from pathlib import Path
 from typing import Callable
 
+from leaderboard.files.fetch import FetchError, FetchPolicy, open_url
+
+__all__ = ["FetchError", "FetchPolicy", "fetch_into_store", "sha256_of", "store_path", "verified_sha256"]
+
 CHUNK = 4 * 1024 * 1024
-
-
-class FetchError(RuntimeError):
-    pass
 
 
 def sha256_of(path: Path) -> str:
@@ -24,7 +25,7 @@ def sha256_of(path: Path) -> str:
 
 
 def _mismatch(source, expected: str, got: str) -> FetchError:
-    return FetchError(f"sha256 mismatch for {source}: expected {expected}, got {got}")
+    return FetchError(f"sha256 mismatch: {source} has sha256 {got}, not the declared {expected}")
 
 
 def verified_sha256(path: Path, expected: str | None = None) -> str:
@@ -41,36 +42,39 @@ def store_path(store: Path, sha256: str) -> Path:
     return store / sha256[:2] / sha256
 
 
-def _open_source(source: str):
+@contextlib.contextmanager
+def _open_source(source: str, policy: FetchPolicy | None):
+    """(chunks, total bytes or None) of an https URL or a local path."""
     if source.startswith("https://"):
-        request = urllib.request.Request(source, headers={"User-Agent": "gguf-leaderboard-worker"})
-        response = urllib.request.urlopen(request, timeout=60)
-        length = response.headers.get("Content-Length")
-        return response, int(length) if length else None
+        with open_url(source, policy) as opened:
+            yield opened
+        return
     if "://" in source:
         raise FetchError(f"unsupported source '{source}': use a local path or an https URL")
     path = Path(source)
     if not path.is_file():
         raise FetchError(f"no such file: {source}")
-    return open(path, "rb"), path.stat().st_size
+    with open(path, "rb") as f:
+        yield iter(lambda: f.read(CHUNK), b""), path.stat().st_size
 
 
 def fetch_into_store(source: str, store: Path, expected_sha256: str | None = None,
-                     progress: Callable[[float], None] | None = None) -> tuple[Path, str]:
+                     progress: Callable[[float], None] | None = None, *,
+                     policy: FetchPolicy | None = None) -> tuple[Path, str]:
     """Stream source into the store while hashing it; (path, sha256). A mismatch raises FetchError
-    and leaves nothing behind. An entry already in the store is trusted: it was verified when written."""
+    and leaves nothing behind. An entry already in the store is trusted: it was verified when written.
+    A URL goes through the fetch policy (the environment's unless one is given)."""
     if expected_sha256:
         existing = store_path(store, expected_sha256)
         if existing.is_file():
             return existing, expected_sha256
     store.mkdir(parents=True, exist_ok=True)
-    stream, total = _open_source(source)
     h = hashlib.sha256()
     done = 0
     fd, tmp_name = tempfile.mkstemp(dir=store, suffix=".part")
     try:
-        with stream, os.fdopen(fd, "wb") as out:
-            while block := stream.read(CHUNK):
+        with os.fdopen(fd, "wb") as out, _open_source(source, policy) as (chunks, total):
+            for block in chunks:
                 h.update(block)
                 out.write(block)
                 done += len(block)
@@ -87,4 +91,3 @@ def fetch_into_store(source: str, store: Path, expected_sha256: str | None = Non
         if os.path.exists(tmp_name):
             os.unlink(tmp_name)
         raise
-

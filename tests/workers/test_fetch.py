@@ -6,6 +6,12 @@ import pytest
 from leaderboard.files.store import FetchError, fetch_into_store, store_path
 
 
+@pytest.fixture(autouse=True)
+def _test_server_allowed(monkeypatch):
+    """The test server is on loopback, which the fetcher refuses unless told (tests/workers/test_safe_fetch.py)."""
+    monkeypatch.setenv("LEADERBOARD_FETCH_ALLOWED_NETWORKS", "127.0.0.1/32")
+
+
 def test_a_url_is_streamed_into_the_store_and_verified(https_server, tiny_models, tmp_path):
     folder, url = https_server
     data = tiny_models["narrow"].read_bytes()
