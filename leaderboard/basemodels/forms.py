@@ -3,6 +3,7 @@ import re
 from django import forms
 
 from leaderboard.basemodels.models import BaseModel, BaseModelProposal
+from leaderboard.files.fetch import url_refusal
 
 SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 
@@ -17,8 +18,9 @@ class BaseModelProposalForm(forms.Form):
 
     def clean_url(self):
         url = self.cleaned_data["url"]
-        if not url.startswith("https://"):
-            raise forms.ValidationError("only https URLs are fetched")
+        refusal = url_refusal(url)  # what the URL alone tells; the worker checks the address it resolves to
+        if refusal:
+            raise forms.ValidationError(refusal)
         return url
 
     def clean_sha256(self):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import codecs
+import logging
 from pathlib import Path
 
 from django.conf import settings
@@ -11,6 +12,23 @@ from leaderboard import dispatch
 from leaderboard.basemodels.models import Architecture, BaseModel, BaseModelProposal, EvalCorpus
 from leaderboard.files.gguf_meta import read_inventory
 from leaderboard.files.store import FetchError, fetch_into_store, verified_sha256
+
+log = logging.getLogger(__name__)
+
+
+class NotABaseModel(ValueError):
+    """The file is there but is not a model GGUF the site can read; str() is one sentence for the proposer."""
+
+
+def _inventory(path: Path) -> dict:
+    try:
+        info = read_inventory(path)
+    except (ValueError, KeyError, IndexError, TypeError) as exc:  # gguf's reader on a file that is not GGUF
+        raise NotABaseModel("the file is not a GGUF model the site can read") from exc
+    missing = [key for key in ("architecture", "block_count", "embedding_length") if info.get(key) is None]
+    if missing:
+        raise NotABaseModel(f"the GGUF file has no {', '.join(missing)} in its metadata, so it is not a model the site can measure")
+    return info
 
 
 def _local_or_fetched(source: str, sha256: str | None) -> tuple[Path, str]:
@@ -30,7 +48,7 @@ def base_model_register(*, source: str, sha256: str | None = None, name: str | N
                         family: str = "", note: str = "", approved: bool = True, proposed_by=None) -> BaseModel:
     """Read a GGUF's architecture and tensor inventory and register it (again: updates the row)."""
     path, digest = _local_or_fetched(source, sha256)
-    info = read_inventory(path)
+    info = _inventory(path)
     arch, _ = Architecture.objects.get_or_create(
         name=info["architecture"], block_count=info["block_count"], embedding_length=info["embedding_length"],
         feed_forward_length=info["feed_forward_length"], head_count=info["head_count"],
@@ -105,11 +123,17 @@ def proposal_fetch(*, proposal_id: int) -> None:
     try:
         model = base_model_register(source=proposal.url, sha256=proposal.sha256, name=proposal.name,
                                     note=proposal.note, approved=False, proposed_by=proposal.proposed_by)
-    except (FetchError, ValueError, KeyError, OSError) as exc:
-        BaseModelProposal.objects.filter(pk=proposal.pk).update(state=BaseModelProposal.State.FAILED,
-                                                                error=f"{type(exc).__name__}: {exc}")
+    except (FetchError, NotABaseModel) as exc:  # the proposer's to fix: their sentence is the error
+        log.warning("proposal %s failed: %s", proposal.pk, exc, exc_info=isinstance(exc, NotABaseModel))
+        error = str(exc)
+    except OSError:  # the worker's side (its disk, its store): the details are for the operators' log
+        log.exception("proposal %s: storing %s failed", proposal.pk, proposal.url)
+        error = "the worker could not store the file (the worker's log has the details)"
+    else:
+        BaseModelProposal.objects.filter(pk=proposal.pk).update(state=BaseModelProposal.State.FETCHED,
+                                                                base_model=model)
         return
-    BaseModelProposal.objects.filter(pk=proposal.pk).update(state=BaseModelProposal.State.FETCHED, base_model=model)
+    BaseModelProposal.objects.filter(pk=proposal.pk).update(state=BaseModelProposal.State.FAILED, error=error)
 
 
 @transaction.atomic

@@ -19,6 +19,7 @@ from leaderboard.basemodels.models import BaseModel, EvalCorpus
 from leaderboard.domain import experiment_design as design
 from leaderboard.domain.verdict import Criterion, CriterionInvalid
 from leaderboard.experiments.models import Experiment
+from leaderboard.files.fetch import url_refusal
 from leaderboard.files.gguf_check import CheckFailed, check_in_subprocess
 from leaderboard.files.gguf_header import GGUFHeaderError
 from leaderboard.recipes.models import Recipe
@@ -238,8 +239,10 @@ def _clean_arm(i: int, raw: dict, files, base_model: BaseModel | None, experimen
                 fail_on("gguf_sha256")(f"the uploaded file's sha256 is {got}, not {sha}")
             arm.gguf_upload, arm.gguf_sha256, arm.gguf_bytes = upload, got, size
         elif gguf_url:
-            if not gguf_url.startswith("https://") or len(gguf_url) > 500:
+            if len(gguf_url) > 500:
                 fail_on("gguf_url")("give an https URL (at most 500 characters)")
+            elif refusal := url_refusal(gguf_url):  # the worker checks the address the host resolves to
+                fail_on("gguf_url")(refusal)
             if not sha:
                 fail_on("gguf_sha256")("give the file's sha256: the workers refuse a file that does not match it")
             arm.gguf_url, arm.gguf_sha256 = gguf_url, sha

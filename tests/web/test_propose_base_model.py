@@ -13,8 +13,10 @@ from tests.conftest import wait_for
 
 
 def test_a_proposed_model_is_fetched_read_and_reproduced_only_once_approved(
-        celery_worker, https_server, tiny_models, alice, corpus, settings, tmp_path, admin_user):
+        celery_worker, https_server, tiny_models, alice, corpus, settings, tmp_path, admin_user, monkeypatch):
     settings.MODEL_STORE = tmp_path / "store"
+    # the test server is on loopback, which the site and the worker refuse unless told (tests/web/test_ssrf.py)
+    monkeypatch.setenv("LEADERBOARD_FETCH_ALLOWED_NETWORKS", "127.0.0.1/32")
     folder, url = https_server
     data = tiny_models["narrow"].read_bytes()
     (folder / "narrow.gguf").write_bytes(data)
