@@ -26,9 +26,19 @@ class CSVRenderer(BaseRenderer):
                 writer.writerow([_cell(row.get(c)) for c in CSV_COLUMNS])
         else:  # an error body: keep it readable
             writer.writerow(["error"])
-            writer.writerow([data])
+            writer.writerow([_cell(str(data))])
         return out.getvalue().encode(self.charset)
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (=HYPERLINK(…), =cmd|…, @SUM(…));
+# OWASP's CSV-injection advice: prefix such a cell with a single quote, which makes it text. Only strings
+# are escaped: a negative number stays a number.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _cell(value):
-    return "" if value is None else value
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
