@@ -70,6 +70,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "leaderboard.accounts.login_limits.LoginLockedMiddleware",
 ]
 
 ROOT_URLCONF = "leaderboard.urls"
@@ -112,8 +113,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 AUTHENTICATION_BACKENDS = ["leaderboard.accounts.login_limits.RateLimitedModelBackend"]
-# Failed logins allowed per username and per client address in LOGIN_FAILURE_WINDOW_SECONDS.
+# Failed logins allowed in LOGIN_FAILURE_WINDOW_SECONDS per (username, address), per address, and per username
+# over all addresses (then refused only to addresses that failed for it): leaderboard/accounts/login_limits.py.
 LOGIN_FAILURES_ALLOWED = int(env("LOGIN_FAILURES_ALLOWED", "10"))
+LOGIN_ADDRESS_FAILURES_ALLOWED = int(env("LOGIN_ADDRESS_FAILURES_ALLOWED", "30"))
+LOGIN_USER_FAILURES_ALLOWED = int(env("LOGIN_USER_FAILURES_ALLOWED", "100"))
 LOGIN_FAILURE_WINDOW_SECONDS = int(env("LOGIN_FAILURE_WINDOW_SECONDS", "900"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
