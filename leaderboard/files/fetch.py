@@ -178,9 +178,16 @@ def _tls_reason(exc: BaseException) -> str:
     return "the handshake failed"
 
 
+def _where(url: str) -> str:
+    """host[:port] of a URL for a message: no credentials, no path or query (a redirect's may be signed)."""
+    parts = urlsplit(url)
+    host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname or ""
+    return f"{host}:{parts.port}" if parts.port else host
+
+
 def _failure(exc: requests.RequestException, url: str, policy: FetchPolicy, *, mid_file: bool = False) -> FetchError:
     """One sentence for a request that failed after its address was accepted."""
-    host = urlsplit(url).netloc
+    host = _where(url)
     if isinstance(exc, requests.exceptions.SSLError):
         return FetchError(f"the TLS connection to {host} failed ({_tls_reason(exc)})")
     if isinstance(exc, requests.exceptions.ConnectTimeout):
@@ -194,7 +201,7 @@ def _failure(exc: requests.RequestException, url: str, policy: FetchPolicy, *, m
         return FetchError(f"{host} timed out without answering")
     if isinstance(exc, requests.exceptions.ConnectionError):
         return FetchError(f"{host} refused or dropped the connection")
-    return FetchError(f"fetching {url} failed ({type(exc).__name__})")
+    return FetchError(f"fetching from {host} failed ({type(exc).__name__})")
 
 
 @contextlib.contextmanager
@@ -219,7 +226,7 @@ def _response(session: requests.Session, url: str, policy: FetchPolicy) -> reque
     for _hop in range(policy.max_redirects + 1):
         refusal = url_refusal(url, policy)
         if refusal:
-            raise FetchError(refusal if _hop == 0 else f"{refusal} (after a redirect to {url})")
+            raise FetchError(refusal if _hop == 0 else f"{refusal} (after a redirect to {_where(url)})")
         try:
             response = session.get(url, stream=True, allow_redirects=False,
                                    timeout=(policy.connect_timeout, policy.read_timeout),
@@ -231,13 +238,13 @@ def _response(session: requests.Session, url: str, policy: FetchPolicy) -> reque
         if not response.is_redirect:
             if response.status_code != 200:
                 response.close()
-                raise FetchError(f"{urlsplit(url).netloc} answered {response.status_code} {response.reason}"
+                raise FetchError(f"{_where(url)} answered {response.status_code} {response.reason}"
                                  f" for {urlsplit(url).path or '/'}")
             return response
         location = response.headers.get("Location", "")
         response.close()
         url = urljoin(url, location)
-    raise FetchError(f"more than {policy.max_redirects} redirects, stopped at {url}")
+    raise FetchError(f"more than {policy.max_redirects} redirects, stopped at {_where(url)}")
 
 
 def _chunks(response: requests.Response, url: str, policy: FetchPolicy, size: int = 4 * 1024 * 1024):
