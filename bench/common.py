@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -55,6 +56,20 @@ CMAKE_FLAGS = (
 )
 
 
+def cpu_cflags() -> str:
+    """The compiler flags every llama.cpp of the project is built with (.ci/llama-cpp-cflags, the Makefile's
+    list): -march=native minus AMX, whose matmul segfaults on Intel Xeons (llama.cpp #20824). x86-64 only."""
+    if platform.machine() not in ("x86_64", "AMD64"):
+        return ""
+    return (REPO_ROOT / ".ci" / "llama-cpp-cflags").read_text().strip()
+
+
+def cmake_flags() -> tuple[str, ...]:
+    cflags = cpu_cflags()
+    cpu = (f"-DCMAKE_C_FLAGS={cflags}", f"-DCMAKE_CXX_FLAGS={cflags}") if cflags else ()
+    return CMAKE_FLAGS + cpu + (CUDA_FLAGS if N_GPU_LAYERS else ())
+
+
 def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
@@ -98,7 +113,9 @@ def llama_cpp_python_version() -> str:
 
 
 def native_dir(version: str | None = None) -> Path:
-    return CACHE_ROOT / f"llama.cpp-{version or llama_cpp_python_version()}{'-cuda' if N_GPU_LAYERS else ''}"
+    """One folder per version and set of build flags: a build made with other flags is never reused."""
+    flags = hashlib.sha256("\n".join(cmake_flags()).encode()).hexdigest()[:8]
+    return CACHE_ROOT / f"llama.cpp-{version or llama_cpp_python_version()}{'-cuda' if N_GPU_LAYERS else ''}-{flags}"
 
 
 def native_bin(name: str, version: str | None = None) -> Path:
@@ -145,8 +162,7 @@ def ensure_native_build(version: str | None = None, jobs: int = 2) -> Path:
     t0 = time.monotonic()
     log(f"building {', '.join(NATIVE_TARGETS)} from llama.cpp vendored in llama-cpp-python {version} ...")
     generator = ["-G", "Ninja"] if shutil.which("ninja") else []
-    flags = CMAKE_FLAGS + (CUDA_FLAGS if N_GPU_LAYERS else ())
-    subprocess.run(["cmake", "-S", str(src), "-B", str(build), *generator, *flags],
+    subprocess.run(["cmake", "-S", str(src), "-B", str(build), *generator, *cmake_flags()],
                    check=True, stdout=sys.stderr)
     subprocess.run(["cmake", "--build", str(build), "--config", "Release", "-j", str(jobs),
                     "--target", *NATIVE_TARGETS], check=True, stdout=sys.stderr)

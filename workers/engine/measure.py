@@ -45,7 +45,7 @@ def teacher_key(base_sha256: str, corpus_sha256: str, n_ctx: int, n_chunks: int,
             raise ValueError(f"{name} must be 64 hex digits")
     if n_ctx < 4 or n_chunks < 1:
         raise ValueError("n_ctx must be at least 4 and n_chunks at least 1")
-    if not re.fullmatch(r"[a-z0-9_]{1,32}", backend):
+    if not re.fullmatch(r"[a-z0-9_-]{1,32}", backend):
         raise ValueError(f"backend {backend!r} is not a backend class name")
     family = hashlib.sha256(build_family.encode()).hexdigest()[:16]
     return f"v{teacher_cache.VERSION}-{base_sha256}-{corpus_sha256}-ctx{n_ctx}-n{n_chunks}-{backend}-{family}"

@@ -4,7 +4,8 @@ Two measurements are comparable only when the same kind of backend did the arith
 build (docs/metrics.md, "Measurement profiles"): the CPU rounds activations to 8 bits in 256-value
 blocks before K-quant matmuls, CUDA in 32-value blocks, so one Q6_K file measures 0.0075 mean KLD on
 this project's CPU and 0.0045 on an H100. `build_info()["build_family"]`, `build_info()["platform"]`,
-`hardware_info()["backend"]` and `hardware_info()["op_offload"]` name that.
+`hardware_info()["backend"]` (with the CPU's kernel family: "cpu-avx512_vnni") and `hardware_info()["op_offload"]`
+name that; `hardware_info()` also records the CPU model, ggml's active CPU features and the CPU's SIMD flags.
 """
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import llama_cpp
+
+from workers.engine.llamacpp.cpu_path import cpu_features, cpu_model, cpu_simd_flags, matmul_path
 
 _LIB_DIR = Path(llama_cpp.__file__).parent / "lib"
 # ggml_backend_dev_type: CPU, GPU, IGPU (integrated GPU), ACCEL (BLAS, AMX: used with the CPU), META
@@ -76,9 +79,16 @@ def op_offload(n_gpu_layers: int) -> bool:
 
 
 def backend_class(n_gpu_layers: int) -> str:
-    """The class of backend that runs the matmuls: "cpu", or the GPU backend's ("cuda", "metal", …)."""
+    """The class of backend that runs the matmuls: the GPU backend's ("cuda", "metal", …), or "cpu-" and the
+    CPU kernel family ("cpu-avx512_vnni", "cpu-avx2"): CPU workers taking different paths differ in arithmetic."""
     gpus = gpu_devices()
-    return gpus[0].backend if gpus and n_gpu_layers != 0 else "cpu"
+    if gpus and n_gpu_layers != 0:
+        return gpus[0].backend
+    return f"cpu-{matmul_path(_system_info())}"
+
+
+def _system_info() -> str:
+    return llama_cpp.llama_print_system_info().decode(errors="replace").strip()
 
 
 def _ggml_build() -> tuple[str, str]:
@@ -115,7 +125,7 @@ def compiled_features(system_info: str) -> str:
 
 def build_info() -> dict:
     ggml_version, llama_cpp_commit = _ggml_build()
-    system_info = llama_cpp.llama_print_system_info().decode(errors="replace").strip()
+    system_info = _system_info()
     features = compiled_features(system_info)
     return {
         "llama_cpp_python": llama_cpp.__version__,
@@ -126,16 +136,6 @@ def build_info() -> dict:
         "platform": f"{sys.platform}-{platform.machine()}",
         "build_family": f"llama-cpp-python {llama_cpp.__version__} | llama.cpp {llama_cpp_commit} | {features}",
     }
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _gpu_names() -> list[str]:
@@ -155,10 +155,12 @@ def hardware_info(n_gpu_layers: int) -> dict:
     offloaded = effective_gpu_layers(n_gpu_layers)
     matmul_device = next((d for d in gpu_devices() if d.backend == backend), None)
     return {
-        "cpu": _cpu_name(),
+        "cpu": cpu_model(),
+        "cpu_features": " ".join(cpu_features(_system_info())),  # what ggml's CPU backend runs with
+        "cpu_flags": " ".join(cpu_simd_flags()),  # what the CPU itself offers
         "gpu": ", ".join(gpus),
         "device": "gpu" if offloaded != 0 else "cpu",
-        "device_name": matmul_device.description if matmul_device else _cpu_name(),
+        "device_name": matmul_device.description if matmul_device else cpu_model(),
         "n_gpu_layers": offloaded,
         "backend": backend,
         "op_offload": op_offload(n_gpu_layers),
