@@ -1,6 +1,8 @@
 """One reproduction attempt: fetch -> quantize -> measure, each phase saved on the Run row.
 
-The row is the source of truth: this attempt claims the run, beats a heartbeat while llama.cpp works
+The task claims the run and hands the attempt to a child process (workers/attempt_process.py): a crash inside
+llama.cpp then re-queues or fails this run instead of killing the worker. The row is the source of truth: the
+attempt beats a heartbeat while llama.cpp works
 (ctypes releases the GIL, so a thread can), and every write is conditional on still owning the run.
 
 The database may go away for a while (a restart, a dropped connection, a network blip): the heartbeat
@@ -16,7 +18,6 @@ import shutil
 import socket
 import threading
 import time
-import traceback
 from pathlib import Path
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -31,6 +32,7 @@ from leaderboard.jsonlog import run_context
 from leaderboard.runs import services
 from leaderboard.runs.models import Run
 from workers.benchmarking import run_benchmarks
+from workers.attempt_process import AttemptTimedOut, run_attempt_in_child
 from workers.durable import TRANSIENT_DB_ERRORS, durably, reconnect
 from workers.engine import measure
 from workers.engine.llamacpp.decode import DecodeError, Weights
@@ -99,17 +101,43 @@ class Heartbeat:
 
 
 def reproduce(run_id: int) -> None:
+    """The task's body: claim the run, then run the attempt in a child process (workers/attempt_process.py),
+    so that a crash inside llama.cpp fails or re-queues this run and leaves the worker alive."""
     with run_context(run_id):
-        _attempt(run_id)
+        close_old_connections()
+        token = durably(services.run_claim, run_id=run_id, worker=socket.gethostname())
+        if token is None:
+            log.info("not claimed: another attempt owns the run, or it is final")
+            return
+        log.info("claimed (token %s)", token)
+        try:
+            crash = run_attempt_in_child(run_id, token, timeout=settings.RUN_SOFT_TIME_LIMIT)
+        except (AttemptTimedOut, SoftTimeLimitExceeded):
+            durably(services.run_fail, run_id=run_id, token=token,
+                    error=f"the run took longer than {settings.RUN_SOFT_TIME_LIMIT} s and was stopped")
+            return
+        if crash is not None:
+            reason = crash_reason(crash.name, hardware_info(settings.N_GPU_LAYERS))
+            state = durably(services.run_crashed, run_id=run_id, token=token, reason=reason)
+            log.error("%s; the run is now %s", reason, state or "owned by another attempt")
 
 
-def _attempt(run_id: int) -> None:
+def crash_reason(signal_name: str, hardware: dict) -> str:
+    """One sentence for the run's page: which signal, on which CPU and ggml CPU features."""
+    where = f"{hardware.get('cpu', 'unknown CPU')} ({hardware.get('cpu_features') or 'no CPU features reported'})"
+    if hardware.get("device") == "gpu":
+        where += f" with {hardware.get('gpu') or 'a GPU'}"
+    return f"llama.cpp crashed ({signal_name}) on {where}"
+
+
+def attempt(run_id: int, token) -> None:
+    """One attempt at a run this process was handed claimed (in the child of `reproduce`)."""
+    with run_context(run_id):
+        _attempt(run_id, token)
+
+
+def _attempt(run_id: int, token) -> None:
     close_old_connections()
-    token = durably(services.run_claim, run_id=run_id, worker=socket.gethostname())
-    if token is None:
-        log.info("not claimed: another attempt owns the run, or it is final")
-        return
-    log.info("claimed (token %s)", token)
     run = durably(Run.objects.select_related("recipe__base_model", "arm__recipe", "arm__experiment__base_model",
                                              "corpus").get, pk=run_id)
     work_dir = Path(settings.WORK_DIR)
@@ -127,20 +155,24 @@ def _attempt(run_id: int) -> None:
         raise  # the database stayed away longer than RUN_WRITE_RETRY_SECONDS: the reaper re-queues the run
     except USER_ERRORS + (WorkerDiskFull,) as exc:
         durably(services.run_fail, run_id=run_id, token=token, error=str(exc))
-    except SoftTimeLimitExceeded:
-        durably(services.run_fail, run_id=run_id, token=token,
-                error=f"the run took longer than {settings.RUN_SOFT_TIME_LIMIT} s and was stopped")
     except OSError as exc:
         if exc.errno != errno.ENOSPC:
-            durably(services.run_fail, run_id=run_id, token=token, error=traceback.format_exc(limit=8))
+            _fail_internal(run_id, token, exc)
             raise
         durably(services.run_fail, run_id=run_id, token=token,
                 error=f"the worker's disk is full: writing {exc.filename or 'a file'} failed ({exc.strerror})")
-    except Exception:  # a bug or an environment fault: keep the traceback for the run's page
-        durably(services.run_fail, run_id=run_id, token=token, error=traceback.format_exc(limit=8))
+    except Exception as exc:  # a bug or an environment fault
+        _fail_internal(run_id, token, exc)
         raise
     finally:
         out.unlink(missing_ok=True)
+
+
+def _fail_internal(run_id: int, token, exc: BaseException) -> None:
+    """A fault that is not the recipe's: one sentence on the run's page, the traceback in the JSON log only."""
+    log.exception("the attempt failed with an internal error")
+    durably(services.run_fail, run_id=run_id, token=token,
+            error=f"the worker failed with an internal error ({type(exc).__name__}); its log has the details")
 
 
 OUTPUT_PREFIX = "run-"

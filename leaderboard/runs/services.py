@@ -160,6 +160,25 @@ def run_fail(*, run_id: int, token: uuid.UUID, error: str) -> bool:
         state=run_states.FAILED, error=error, finished_at=timezone.now(), claim_token=None))
 
 
+def run_crashed(*, run_id: int, token: uuid.UUID, reason: str) -> str:
+    """The attempt's measuring process died by a signal (llama.cpp crashed). The crash goes into the run's log;
+    the run is queued for another attempt, or fails with the reason once it has had RUN_MAX_ATTEMPTS, so a
+    run that crashes every time ends instead of being re-queued forever. Returns the run's new state, or ""
+    when this attempt no longer owned it."""
+    with transaction.atomic():
+        run = _owned(run_id, token).select_for_update().only("attempt").first()
+        if run is None:
+            return ""
+        logged = Concat(F("log"), Value(f"attempt {run.attempt}: {reason}\n"))
+        if run.attempt >= settings.RUN_MAX_ATTEMPTS:
+            _owned(run_id, token).update(state=run_states.FAILED, error=f"{reason} ({run.attempt} attempts)", log=logged,
+                                         finished_at=timezone.now(), claim_token=None)
+            return run_states.FAILED
+        _owned(run_id, token).update(state=run_states.QUEUED, claim_token=None, heartbeat_at=timezone.now(), log=logged)
+        dispatch.enqueue(dispatch.REPRODUCE_TASK, run_id, queue="gpu")
+    return run_states.QUEUED
+
+
 def run_withdraw(*, run_id: int, reason: str) -> bool:
     """An administrator stops a run that is not final: it fails with the reason. A worker still on it
     loses it (its next heartbeat or write finds no row it owns) and stops without writing."""

@@ -1,0 +1,103 @@
+"""A reproduction attempt runs in a child process, so a crash inside llama.cpp ends that attempt only.
+
+A segfault in a native kernel (llama.cpp's AMX matmul on Intel Xeons, llama.cpp #20824, was one) kills the
+process it happens in. In the Celery worker that would be the worker itself, and with it every run it
+would take next; in the tests, the whole suite. So the task (the parent) claims the run and hands its claim
+token to a child, which runs the pipeline with its own heartbeat and writes every phase itself, as it would
+in-process; the row stays the source of truth. A child that dies by a signal comes back as a `Crash`, and
+the parent re-queues or fails the run (`services.run_crashed`).
+
+The child is a fresh interpreter (spawned, not forked: llama.cpp's OpenMP thread pool and the parent's
+database connections do not survive a fork) configured with the parent's settings as they are at that
+moment, so a setting a worker or a test changed at run time holds in the child too.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Crash:
+    signal: int
+
+    @property
+    def name(self) -> str:
+        try:
+            return signal.Signals(self.signal).name
+        except ValueError:
+            return f"signal {self.signal}"
+
+
+class AttemptTimedOut(Exception):
+    """The child did not finish within the run's time limit and was killed."""
+
+
+def settings_snapshot() -> dict:
+    """Every setting of this process that pickles (all of the project's do; the rest are Django's defaults)."""
+    from django.conf import settings
+
+    snapshot = {}
+    for name in dir(settings):
+        if not name.isupper():
+            continue
+        value = getattr(settings, name)
+        try:
+            pickle.dumps(value)
+        except Exception:  # a default the child gets from Django anyway
+            continue
+        snapshot[name] = value
+    return snapshot
+
+
+def run_attempt_in_child(run_id: int, token: uuid.UUID, *, timeout: float) -> Crash | None:
+    """Run workers.reproduce.attempt(run_id, token) in a child; a Crash when it died by a signal. The child
+    stays in the worker's process group, so whatever stops the whole worker stops it too."""
+    payload = pickle.dumps({"run_id": run_id, "token": str(token), "settings": settings_snapshot()})
+    child = subprocess.Popen([sys.executable, "-m", "workers.attempt_process"], stdin=subprocess.PIPE,
+                             env={**os.environ, "PYTHONFAULTHANDLER": "1"})  # a crash's Python stack into the log
+    try:
+        child.stdin.write(payload)
+        child.stdin.close()
+        returncode = child.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _stop(child)
+        raise AttemptTimedOut(f"the run took longer than {timeout:.0f} s and was stopped") from None
+    except BaseException:  # Celery's soft time limit or a worker shutdown, raised while waiting
+        _stop(child)
+        raise
+    if returncode < 0:
+        return Crash(-returncode)
+    if returncode:
+        log.warning("attempt child exited with status %s", returncode)
+    return None
+
+
+def _stop(child: subprocess.Popen) -> None:
+    child.kill()
+    child.wait()
+
+
+def main() -> None:
+    payload = pickle.load(sys.stdin.buffer)
+    from django.conf import settings
+
+    settings.configure(**payload["settings"])
+    import django
+
+    django.setup()
+    from workers.reproduce import attempt
+
+    attempt(payload["run_id"], uuid.UUID(payload["token"]))
+
+
+if __name__ == "__main__":
+    main()
