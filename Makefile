@@ -43,9 +43,12 @@ browser:
 native-tools: $(STAMP)
 	$(PY) bench/common.py build
 
+# The tests run in one xdist worker process: a native crash anywhere (llama.cpp runs in-process in the engine
+# tests) fails the test it happened in, with faulthandler's "Fatal Python error: <signal>" above it, and the
+# suite goes on in a fresh worker.
 test: $(STAMP) services browser native-tools
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest
+	$(PY) -m pytest -n 1
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit

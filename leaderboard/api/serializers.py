@@ -12,7 +12,7 @@ from leaderboard.runs.models import Run
 def profile_data(profile) -> dict:
     return {"id": profile.pk, "label": profile.label, "corpus": profile.corpus.name, "corpus_sha256": profile.corpus_sha256,
             "n_ctx": profile.n_ctx, "n_chunks": profile.n_chunks, "backend": profile.backend,
-            "build_family": profile.build_family}
+            "build_family": profile.build_family, "cpu": profile.cpu}
 
 
 def proposal_data(proposal) -> dict:

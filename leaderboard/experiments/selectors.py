@@ -19,10 +19,10 @@ SHOWN_METRICS = ("kld_mean", "ppl", "same_top_p", "rms_dp", "kld_p99")
 
 
 def family_of(run: Run) -> tuple:
-    """What the arms of one experiment must share to be compared: the text, chunk count, backend and build
-    (the context length and KV cache are the arms' own)."""
+    """What the arms of one experiment must share to be compared: the text, chunk count, backend, build and
+    CPU (the context length and KV cache are the arms' own)."""
     p = run.profile
-    return (p.corpus_sha256, p.n_chunks, p.backend, p.build_family)
+    return (p.corpus_sha256, p.n_chunks, p.backend, p.build_family, p.cpu)
 
 
 @dataclass
@@ -108,7 +108,8 @@ class ExperimentStanding:
         for a in self.arms:
             if a.counted:
                 p = a.counted[0].profile
-                return f"{p.corpus.name} · {p.n_chunks} chunks · {p.backend} · {short_build(p.build_family)}"
+                cpu = f" on {p.cpu}" if p.cpu else ""
+                return f"{p.corpus.name} · {p.n_chunks} chunks · {p.backend}{cpu} · {short_build(p.build_family)}"
         return ""
 
 

@@ -18,6 +18,8 @@ class MeasurementProfile(models.Model):
     backend = models.CharField(max_length=32, help_text="the backend class that ran the matmuls: cpu, cuda, metal …")
     build_family = models.CharField(max_length=300, help_text="the llama.cpp build whose arithmetic made the numbers")
     kv_cache = models.CharField(max_length=20, default=DEFAULT_KV_CACHE, help_text="type_k/type_v of the measured model's KV cache")
+    cpu = models.CharField(max_length=200, default="", blank=True,
+                           help_text="the CPU model that did a CPU backend's arithmetic (empty on a GPU backend)")
     digest = models.CharField(max_length=32, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -25,7 +27,8 @@ class MeasurementProfile(models.Model):
         ordering = ["pk"]
 
     def key(self) -> ProfileKey:
-        return ProfileKey(self.corpus_sha256, self.n_ctx, self.n_chunks, self.backend, self.build_family, self.kv_cache)
+        return ProfileKey(self.corpus_sha256, self.n_ctx, self.n_chunks, self.backend, self.build_family, self.kv_cache,
+                          self.cpu)
 
     @property
     def label(self) -> str:
@@ -34,7 +37,8 @@ class MeasurementProfile(models.Model):
     @property
     def short_label(self) -> str:
         kv = f" · KV {self.kv_cache}" if self.kv_cache != DEFAULT_KV_CACHE else ""
-        return f"{self.corpus.name} · {self.n_chunks}×{self.n_ctx}{kv} · {self.backend}"
+        cpu = f" on {self.cpu}" if self.cpu else ""
+        return f"{self.corpus.name} · {self.n_chunks}×{self.n_ctx}{kv} · {self.backend}{cpu}"
 
     def __str__(self) -> str:
         return self.label

@@ -125,7 +125,7 @@ def profile_for(*, corpus: EvalCorpus, build: dict, hardware: dict, n_ctx: int |
     profile, _ = MeasurementProfile.objects.get_or_create(
         digest=key.digest, defaults=dict(corpus=corpus, corpus_sha256=key.corpus_sha256, n_ctx=key.n_ctx,
                                          n_chunks=key.n_chunks, backend=key.backend, build_family=key.build_family,
-                                         kv_cache=key.kv_cache))
+                                         kv_cache=key.kv_cache, cpu=key.cpu))
     return profile
 
 
