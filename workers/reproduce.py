@@ -2,8 +2,8 @@
 
 The task claims the run and hands the attempt to a child process (workers/attempt_process.py): a crash inside
 llama.cpp then re-queues or fails this run instead of killing the worker. The row is the source of truth: the
-attempt beats a heartbeat while llama.cpp works
-(ctypes releases the GIL, so a thread can), and every write is conditional on still owning the run.
+attempt beats a heartbeat while llama.cpp works (ctypes releases the GIL, so a thread can), and every write
+is conditional on still owning the run.
 
 The database may go away for a while (a restart, a dropped connection, a network blip): the heartbeat
 keeps trying with backoff, and each phase's write is retried with backoff for up to
