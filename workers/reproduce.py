@@ -122,12 +122,19 @@ def reproduce(run_id: int) -> None:
             log.error("%s; the run is now %s", reason, state or "owned by another attempt")
 
 
+# Signals a process raises against itself when its own code faults: only these are llama.cpp crashing.
+CRASH_SIGNALS = ("SIGSEGV", "SIGBUS", "SIGILL", "SIGFPE", "SIGABRT", "SIGTRAP")
+
+
 def crash_reason(signal_name: str, hardware: dict) -> str:
     """One sentence for the run's page: which signal, on which CPU and ggml CPU features."""
     where = f"{hardware.get('cpu', 'unknown CPU')} ({hardware.get('cpu_features') or 'no CPU features reported'})"
     if hardware.get("device") == "gpu":
         where += f" with {hardware.get('gpu') or 'a GPU'}"
-    return f"llama.cpp crashed ({signal_name}) on {where}"
+    if signal_name in CRASH_SIGNALS:
+        return f"llama.cpp crashed ({signal_name}) on {where}"
+    # SIGKILL is most often the kernel's out-of-memory killer
+    return f"the measuring process was killed ({signal_name}) on {where}"
 
 
 def attempt(run_id: int, token) -> None:

@@ -67,3 +67,11 @@ def test_a_run_whose_first_attempt_crashed_is_retried_and_finishes_once(celery_w
     assert run.attempt == 2 and run.metrics["kld_mean"] >= 0
     assert "attempt 1: llama.cpp crashed (SIGBUS)" in run.log
     assert Run.objects.filter(recipe=run.recipe).count() == 1  # retried in place, not copied
+
+
+def test_a_killed_attempt_is_not_called_a_llama_cpp_crash():
+    from workers.reproduce import crash_reason
+
+    hardware = {"cpu": "Intel(R) Xeon(R) Processor", "cpu_features": "AVX2 AVX512", "device": "cpu"}
+    assert crash_reason("SIGSEGV", hardware) == "llama.cpp crashed (SIGSEGV) on Intel(R) Xeon(R) Processor (AVX2 AVX512)"
+    assert crash_reason("SIGKILL", hardware).startswith("the measuring process was killed (SIGKILL) on Intel")
