@@ -1,15 +1,22 @@
-"""Settings, all overridable from the environment (LEADERBOARD_*), so web and worker machines share one file."""
+"""Settings, all overridable from the environment (LEADERBOARD_*), so web and worker machines share one file.
+docs/deploy.md ("Settings") lists every one; a variable no setting reads, or one a production site needs
+but did not set, is logged when a process starts (leaderboard/apps.py, leaderboard/domain/settings_check.py)."""
 import os
 from pathlib import Path
 
 import plotly
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(os.environ.get("LEADERBOARD_VAR_DIR", BASE_DIR / "var"))
+# Every LEADERBOARD_<NAME> read through env(), with its default: what "unknown variable" is measured against.
+SETTINGS_READ: dict[str, str] = {}
 
 
 def env(name: str, default: str) -> str:
+    SETTINGS_READ.setdefault(name, str(default))
     return os.environ.get(f"LEADERBOARD_{name}", default)
+
+
+VAR_DIR = Path(env("VAR_DIR", str(BASE_DIR / "var")))
 
 
 def _secret_key() -> str:
@@ -25,12 +32,13 @@ DEBUG = env("DEBUG", "0") == "1"
 ALLOWED_HOSTS = env("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",")
 # Behind a TLS-terminating proxy (LEADERBOARD_HTTPS=1): cookies only over HTTPS, HSTS, redirect plain HTTP.
 HTTPS = env("HTTPS", "0") == "1"
+HSTS_SECONDS = int(env("HSTS_SECONDS", str(365 * 24 * 3600)))
 if HTTPS:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = True
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # the orchestrator probes plain HTTP inside the network
     SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
-    SECURE_HSTS_SECONDS = int(env("HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_SECONDS = HSTS_SECONDS
     SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_PRELOAD = True
     CSRF_TRUSTED_ORIGINS = [f"https://{host}" for host in ALLOWED_HOSTS]
 X_FRAME_OPTIONS = "DENY"
@@ -57,6 +65,7 @@ INSTALLED_APPS = [
     "leaderboard.accounts",
     "leaderboard.api",
     "leaderboard.benchmarks",
+    "leaderboard",  # reports the environment's unknown and missing settings at start (leaderboard/apps.py)
 ]
 
 MIDDLEWARE = [
@@ -263,3 +272,15 @@ HEALTH_SECONDS_PER_PROMPT = float(env("HEALTH_SECONDS_PER_PROMPT", "20"))
 HEALTH_MIN_DISTINCT_2 = float(env("HEALTH_MIN_DISTINCT_2", "0.15"))
 HEALTH_MIN_TOKENS = int(env("HEALTH_MIN_TOKENS", "32"))
 WHITENOISE_USE_FINDERS = True
+
+# LEADERBOARD_* variables read outside this file, not through env(): gunicorn.conf.py, the fetcher (it has no
+# Django: leaderboard/files/fetch.py), the test settings and the test suite.
+READ_ELSEWHERE = {
+    "WEB_WORKERS": "2", "WEB_TIMEOUT": "60", "FORWARDED_ALLOW_IPS": "127.0.0.1",
+    "FETCH_ALLOWED_NETWORKS": "", "FETCH_CONNECT_TIMEOUT": "10", "FETCH_READ_TIMEOUT": "30",
+    "FETCH_MAX_BYTES": str(256 * 1024 ** 3), "FETCH_MAX_REDIRECTS": "5",
+    "TEST_BROKER_URL": "redis://127.0.0.1:6379/15", "SHARED_DATA": "../shared/data",
+}
+# Log the environment's problems when a process starts (off in the test settings, whose values are not
+# the environment's).
+REPORT_SETTINGS_PROBLEMS = True

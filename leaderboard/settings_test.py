@@ -17,3 +17,4 @@ RUN_RESEND_QUEUED_AFTER_SECONDS = int(env("RUN_RESEND_QUEUED_AFTER_SECONDS", "5"
 PLAN_RESEND_AFTER_SECONDS = 5
 N_THREADS = 2
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+REPORT_SETTINGS_PROBLEMS = False  # tests set their values here, not in the environment
