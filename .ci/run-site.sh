@@ -20,8 +20,31 @@ gpu_worker=$!
 beat=$!
 trap 'kill $cpu_worker $gpu_worker $beat 2>/dev/null' EXIT
 echo
-echo "  Site:   http://$host:$port/   (demo login: demo / demo-password)"
-echo "  Logs:   var/log/ (JSON lines; worker-cpu.log: plans, worker-gpu.log: reproductions, web.log, access.log)"
+echo "  Site:     http://$host:$port/   (demo login: demo / demo-password)"
+# where this site's state lives, as the settings resolve it (LEADERBOARD_* variables; passwords left out)
+.venv/bin/python - <<'PY'
+import os
+from urllib.parse import urlsplit
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leaderboard.settings")
+import django
+
+django.setup()
+from django.conf import settings as s
+
+
+def bare(url):
+    u = urlsplit(url)
+    return f"{u.scheme}://{u.hostname}:{u.port or 6379}{u.path}"
+
+
+db = s.DATABASES["default"]
+print(f"  Database: PostgreSQL {db['NAME']} on {db['HOST']}:{db['PORT']} (user {db['USER']})")
+print(f"  Redis:    broker {bare(s.CELERY_BROKER_URL)}, cache {bare(s.CACHES['default']['LOCATION'])}")
+print(f"  Var dir:  {s.VAR_DIR} (models, teachers, media, secret_key)")
+PY
+echo "  Logs:     var/log/ (JSON lines; worker-cpu.log: plans, worker-gpu.log: reproductions, web.log, access.log)"
+echo "  Settings: every LEADERBOARD_* variable, docs/deploy.md (\"Settings\")"
 echo
 .venv/bin/gunicorn leaderboard.wsgi --config gunicorn.conf.py --bind "$host:$port" \
   --access-logfile var/log/access.log 2> var/log/web.log
