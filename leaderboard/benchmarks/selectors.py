@@ -1,7 +1,7 @@
 """Reads for pages, the API and the worker."""
 from __future__ import annotations
 
-from django.db.models import Avg, Count
+from statistics import mean
 
 from leaderboard.benchmarks.models import BenchmarkResult, EvalProfile
 
@@ -22,13 +22,22 @@ def claimed_for(claimed: dict, slug: str):
 
 
 def recipe_results(recipe) -> list[dict]:
-    """Per suite and task count over the recipe's finished runs: mean accuracy, error, base accuracy and
-    flips, the number of runs, and the submitter's claimed figure beside them."""
-    rows = list(BenchmarkResult.objects.filter(run__recipe=recipe, run__state="done")
-                .values("suite__slug", "suite__name", "tasks")
-                .annotate(accuracy=Avg("accuracy"), stderr=Avg("stderr"), base_accuracy=Avg("base_accuracy"),
-                          flips=Avg("flips"), runs=Count("id"))
-                .order_by("suite__slug"))
-    for row in rows:
-        row["claimed"] = claimed_for(recipe.claimed_metrics, row["suite__slug"])
+    """Per suite and task count over the recipe's finished runs: mean accuracy and error, the base's accuracy,
+    the number of runs, the submitter's claimed figure, and the paired change against the base ("paired") of
+    the median run by that change ("runs_agree": every run flipped the same answers, as reproductions of one
+    file do)."""
+    results = (BenchmarkResult.objects.filter(run__recipe=recipe, run__state="done").select_related("suite")
+               .order_by("suite__slug", "tasks", "run_id"))
+    groups: dict[tuple[str, int], list[BenchmarkResult]] = {}
+    for r in results:
+        groups.setdefault((r.suite.slug, r.tasks), []).append(r)
+    rows = []
+    for (slug, tasks), found in groups.items():
+        by_change = sorted(found, key=lambda r: (r.gained - r.lost, r.run_id))
+        middle = by_change[(len(by_change) - 1) // 2]
+        rows.append({"suite__slug": slug, "suite__name": found[0].suite.name, "tasks": tasks,
+                     "accuracy": mean(r.accuracy for r in found), "stderr": mean(r.stderr for r in found),
+                     "base_accuracy": mean(r.base_accuracy for r in found), "runs": len(found),
+                     "paired": middle.paired, "runs_agree": len({tuple(r.flipped_tasks) for r in found}) == 1,
+                     "claimed": claimed_for(recipe.claimed_metrics, slug)})
     return rows

@@ -1,6 +1,8 @@
 """The quality metrics a chart or table can show, read from a run's metrics dict.
 
-Benchmarks (when a run has them) appear as "bench:<suite>" with their accuracy in percent.
+Benchmarks (when a run has them) appear as "bench:<suite>" with their accuracy in percent, and as
+"bench:<suite>:delta" with the paired accuracy change against the base model on the same tasks, in points
+(paired_answers.py; its "±" is half the paired 95 % interval).
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ METRICS: dict[str, Metric] = {m.key: m for m in (
 )}
 CHART_METRICS = ("kld_mean", "ppl_ratio", "same_top_p", "rms_dp", "kld_p99")
 BENCH_PREFIX = "bench:"
+BENCH_DELTA = "delta"
 
 
 def benchmark_metric(suite: str) -> Metric:
@@ -35,11 +38,30 @@ def benchmark_metric(suite: str) -> Metric:
                   digits=2)
 
 
+def benchmark_delta_metric(suite: str) -> Metric:
+    return Metric(f"{BENCH_PREFIX}{suite}:{BENCH_DELTA}", f"{suite} Δ accuracy vs base", False,
+                  f"{BENCH_PREFIX}{suite}:{BENCH_DELTA}_err", unit="points", digits=2)
+
+
+def benchmark_metrics(suite: str) -> tuple[Metric, Metric]:
+    """The two chart metrics of a suite: accuracy, and the paired change against the base."""
+    return benchmark_metric(suite), benchmark_delta_metric(suite)
+
+
+def _is_slug(text: str) -> bool:
+    return bool(text) and text.replace("_", "").replace("-", "").isalnum()
+
+
 def metric(key: str) -> Metric:
+    """The metric a key names: one of METRICS, bench:<suite> or bench:<suite>:delta (KeyError otherwise)."""
     if key in METRICS:
         return METRICS[key]
-    if key.startswith(BENCH_PREFIX) and len(key) > len(BENCH_PREFIX):
-        return benchmark_metric(key[len(BENCH_PREFIX):])
+    if key.startswith(BENCH_PREFIX):
+        suite, colon, field = key[len(BENCH_PREFIX):].partition(":")
+        if _is_slug(suite) and not colon:
+            return benchmark_metric(suite)
+        if _is_slug(suite) and field == BENCH_DELTA:
+            return benchmark_delta_metric(suite)
     raise KeyError(key)
 
 

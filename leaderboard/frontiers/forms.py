@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from django import forms
 
-from leaderboard.domain.metrics import BENCH_PREFIX, METRICS
+from leaderboard.domain.metrics import METRICS, metric
 
 GIB = 1024 ** 3
 SORTS = {"size": "size", "bpw": "bpw", "kld": "kld_mean", "ppl": "ppl", "same_top": "same_top_p", "runs": "runs",
@@ -21,8 +21,11 @@ class FrontierQueryForm(forms.Form):
 
     def clean_metric(self):
         key = self.cleaned_data.get("metric") or "kld_mean"
-        if key not in METRICS and not (key.startswith(BENCH_PREFIX) and key[len(BENCH_PREFIX):].replace("_", "").replace("-", "").isalnum()):
-            raise forms.ValidationError(f"unknown metric '{key}'; one of {', '.join(METRICS)} or bench:<suite>")
+        try:
+            metric(key)
+        except KeyError:
+            raise forms.ValidationError(f"unknown metric '{key}'; one of {', '.join(METRICS)}, bench:<suite> "
+                                        "or bench:<suite>:delta") from None
         return key
 
     @property

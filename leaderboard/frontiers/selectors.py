@@ -11,7 +11,7 @@ from django.db.models import Count, Max, Q, QuerySet
 
 from leaderboard.basemodels.models import Architecture, BaseModel
 from leaderboard.domain import paired, run_states
-from leaderboard.domain.metrics import CHART_METRICS, METRICS, metric
+from leaderboard.domain.metrics import CHART_METRICS, METRICS, benchmark_metrics, metric
 from leaderboard.domain.pareto import pareto_frontier
 from leaderboard.domain.reproduction import Standing, standing
 from leaderboard.frontiers.filters import RecipeFilter
@@ -102,7 +102,7 @@ class Frontier:
 
     @property
     def metric_choices(self) -> list:
-        return [METRICS[k] for k in CHART_METRICS] + [metric(f"bench:{s}") for s in self.suites]
+        return [METRICS[k] for k in CHART_METRICS] + [m for s in self.suites for m in benchmark_metrics(s)]
 
 
 def profiles_of(scope: Scope) -> list[MeasurementProfile]:
@@ -149,6 +149,8 @@ def _compute_frontier(result: Frontier, runs: QuerySet[Run]) -> Frontier:
     by_recipe = {recipe_id: runs for (_, recipe_id), runs in finished_results(runs).items()}
     keys = standing_keys([r for runs in by_recipe.values() for r, _ in runs])
     suites = [k.split(":", 1)[1] for k in keys if k.startswith("bench:")]
+    # each suite's paired change against the base is a chart metric too (bench:<suite>:delta)
+    keys += tuple(benchmark_metrics(s)[1].key for s in suites)
     meta = {r["pk"]: r for r in Recipe.objects.filter(pk__in=list(by_recipe)).values(
         "pk", "title", "ftype", "method", "base_model__name", "base_model_id", "submitter__username",
         "created_at", "imatrix_sha256")}

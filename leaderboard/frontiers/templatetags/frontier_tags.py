@@ -35,6 +35,8 @@ def metric_format(value, key: str) -> str:
         return BELOW_NOISE_FLOOR
     digits = m.digits
     text = f"{value:.{digits}g}" if 0 < abs(value) < 10 ** -(digits - 1) else f"{value:.{digits}f}"
+    if m.unit == "points":  # a change: its sign is the point
+        return f"{value:+.{digits}f}"
     return f"{text} %" if m.unit == "%" else text
 
 

@@ -9,7 +9,8 @@ from leaderboard.domain.task_formats import TaskFormatError
 
 class Command(BaseCommand):
     help = ("Register HellaSwag, ARC-Challenge, WinoGrande and MMLU from a folder laid out like ../shared/data, "
-            "with the 'default' (HellaSwag 400 + ARC-Challenge) and 'full' (all four) eval profiles.")
+            "with the 'default' (a seeded selection of each, sized to the KLD pass) and 'full' (every task) "
+            "eval profiles.")
 
     def add_arguments(self, parser):
         parser.add_argument("data_dir", nargs="?", default=str(Path(settings.BASE_DIR).parent / "shared" / "data"))
