@@ -64,8 +64,9 @@ def cpu_cflags() -> str:
     return (REPO_ROOT / ".ci" / "llama-cpp-cflags").read_text().strip()
 
 
-def cmake_flags() -> tuple[str, ...]:
-    cflags = cpu_cflags()
+def cmake_flags(cflags: str | None = None) -> tuple[str, ...]:
+    """The native tools' CMake flags; cflags replaces the project's CPU flags (bench/amx_choice.py builds stock)."""
+    cflags = cpu_cflags() if cflags is None else cflags
     cpu = (f"-DCMAKE_C_FLAGS={cflags}", f"-DCMAKE_CXX_FLAGS={cflags}") if cflags else ()
     return CMAKE_FLAGS + cpu + (CUDA_FLAGS if N_GPU_LAYERS else ())
 
@@ -112,9 +113,9 @@ def llama_cpp_python_version() -> str:
     return importlib.metadata.version("llama-cpp-python")
 
 
-def native_dir(version: str | None = None) -> Path:
+def native_dir(version: str | None = None, cflags: str | None = None) -> Path:
     """One folder per version and set of build flags: a build made with other flags is never reused."""
-    flags = hashlib.sha256("\n".join(cmake_flags()).encode()).hexdigest()[:8]
+    flags = hashlib.sha256("\n".join(cmake_flags(cflags)).encode()).hexdigest()[:8]
     return CACHE_ROOT / f"llama.cpp-{version or llama_cpp_python_version()}{'-cuda' if N_GPU_LAYERS else ''}-{flags}"
 
 
@@ -149,10 +150,10 @@ def _fetch_sdist_source(version: str, dest: Path) -> Path:
     return src
 
 
-def ensure_native_build(version: str | None = None, jobs: int = 2) -> Path:
+def ensure_native_build(version: str | None = None, jobs: int = 2, cflags: str | None = None) -> Path:
     """Build llama-perplexity and llama-quantize once (with CUDA when N_GPU_LAYERS); return their bin/ folder."""
     version = version or llama_cpp_python_version()
-    dest = native_dir(version)
+    dest = native_dir(version, cflags)
     bin_dir = dest / "bin"
     if all((bin_dir / t).is_file() for t in NATIVE_TARGETS):
         return bin_dir
@@ -162,7 +163,7 @@ def ensure_native_build(version: str | None = None, jobs: int = 2) -> Path:
     t0 = time.monotonic()
     log(f"building {', '.join(NATIVE_TARGETS)} from llama.cpp vendored in llama-cpp-python {version} ...")
     generator = ["-G", "Ninja"] if shutil.which("ninja") else []
-    subprocess.run(["cmake", "-S", str(src), "-B", str(build), *generator, *cmake_flags()],
+    subprocess.run(["cmake", "-S", str(src), "-B", str(build), *generator, *cmake_flags(cflags)],
                    check=True, stdout=sys.stderr)
     subprocess.run(["cmake", "--build", str(build), "--config", "Release", "-j", str(jobs),
                     "--target", *NATIVE_TARGETS], check=True, stdout=sys.stderr)
