@@ -21,17 +21,18 @@ def unknown_variables(environ: Mapping[str, str], known: Iterable[str]) -> list[
 
 
 def missing_in_production(environ: Mapping[str, str], *, debug: bool, https: bool, has_key_file: bool) -> list[str]:
-    """Settings a site serving with DEBUG off needs, and (LEADERBOARD_HTTPS=1: a public site behind a TLS
-    proxy) those whose development defaults would be wrong there."""
+    """What every process with DEBUG off needs (web, workers and beat alike: the secret key), and what a
+    public site behind a TLS proxy (LEADERBOARD_HTTPS=1) must not leave at its development default. A worker
+    machine serves no pages, so host names are asked of a public site only."""
     if debug:
         return []
     unset = lambda name: not environ.get(PREFIX + name)  # noqa: E731
     out = []
     if unset("SECRET_KEY") and not has_key_file:
         out.append(f"{PREFIX}SECRET_KEY is unset and there is no var/secret_key: nothing can be signed")
-    if unset("ALLOWED_HOSTS"):
-        out.append(f"{PREFIX}ALLOWED_HOSTS is unset: only localhost is served")
     if https:
+        if unset("ALLOWED_HOSTS"):
+            out.append(f"{PREFIX}ALLOWED_HOSTS is unset on a public site: only localhost is served")
         if unset("DB_PASSWORD"):
             out.append(f"{PREFIX}DB_PASSWORD is unset on a public site (LEADERBOARD_HTTPS=1)")
         if unset("NUM_PROXIES"):
