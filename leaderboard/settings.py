@@ -272,6 +272,9 @@ HEALTH_SECONDS_PER_PROMPT = float(env("HEALTH_SECONDS_PER_PROMPT", "20"))
 HEALTH_MIN_DISTINCT_2 = float(env("HEALTH_MIN_DISTINCT_2", "0.15"))
 HEALTH_MIN_TOKENS = int(env("HEALTH_MIN_TOKENS", "32"))
 WHITENOISE_USE_FINDERS = True
+# The largest file a user's base-model proposal may be (any logged-in user can propose one; an F16 of a
+# ~30B model fits); an operator registers a larger base by path or `register_base_model`.
+PROPOSAL_MAX_BYTES = int(env("PROPOSAL_MAX_BYTES", str(64 * 1024 ** 3)))
 
 # LEADERBOARD_* variables read outside this file, not through env(): gunicorn.conf.py, the fetcher (it has no
 # Django: leaderboard/files/fetch.py), the test settings and the test suite.
@@ -279,6 +282,7 @@ READ_ELSEWHERE = {
     "WEB_WORKERS": "2", "WEB_TIMEOUT": "60", "FORWARDED_ALLOW_IPS": "127.0.0.1",
     "FETCH_ALLOWED_NETWORKS": "", "FETCH_CONNECT_TIMEOUT": "10", "FETCH_READ_TIMEOUT": "30",
     "FETCH_MAX_BYTES": str(256 * 1024 ** 3), "FETCH_MAX_REDIRECTS": "5",
+    "FETCH_MIN_BYTES_PER_SECOND": str(256 * 1024), "FETCH_RATE_WINDOW": "60",
     "TEST_BROKER_URL": "redis://127.0.0.1:6379/15", "SHARED_DATA": "../shared/data",
 }
 # Log the environment's problems when a process starts (off in the test settings, whose values are not
