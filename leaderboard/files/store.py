@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import os
 import tempfile
 from pathlib import Path
 from typing import Callable
 
-from leaderboard.files.fetch import FetchError, FetchPolicy, open_url
+from leaderboard.files.fetch import FetchError, FetchPolicy, host_of, open_url
 
 __all__ = ["FetchError", "FetchPolicy", "fetch_into_store", "sha256_of", "store_path", "verified_sha256"]
 
@@ -25,7 +26,9 @@ def sha256_of(path: Path) -> str:
 
 
 def _mismatch(source, expected: str, got: str) -> FetchError:
-    return FetchError(f"sha256 mismatch: {source} has sha256 {got}, not the declared {expected}")
+    # a URL by its host[:port] only, as every fetch error: its path, query or credentials may be secret
+    where = f"the file from {host_of(source)}" if str(source).startswith("https://") else source
+    return FetchError(f"sha256 mismatch: {where} has sha256 {got}, not the declared {expected}")
 
 
 def verified_sha256(path: Path, expected: str | None = None) -> str:
@@ -43,9 +46,12 @@ def store_path(store: Path, sha256: str) -> Path:
 
 
 @contextlib.contextmanager
-def _open_source(source: str, policy: FetchPolicy | None):
+def _open_source(source: str, policy: FetchPolicy | None, max_bytes: int | None):
     """(chunks, total bytes or None) of an https URL or a local path."""
     if source.startswith("https://"):
+        if max_bytes is not None:  # the job's own cap, under the policy's
+            policy = policy or FetchPolicy.from_environment()
+            policy = dataclasses.replace(policy, max_bytes=min(policy.max_bytes, max_bytes))
         with open_url(source, policy) as opened:
             yield opened
         return
@@ -54,16 +60,20 @@ def _open_source(source: str, policy: FetchPolicy | None):
     path = Path(source)
     if not path.is_file():
         raise FetchError(f"no such file: {source}")
+    size = path.stat().st_size
+    if max_bytes is not None and size > max_bytes:
+        raise FetchError(f"the file is {size:,} bytes; the limit is {max_bytes:,}")
     with open(path, "rb") as f:
-        yield iter(lambda: f.read(CHUNK), b""), path.stat().st_size
+        yield iter(lambda: f.read(CHUNK), b""), size
 
 
 def fetch_into_store(source: str, store: Path, expected_sha256: str | None = None,
                      progress: Callable[[float], None] | None = None, *,
-                     policy: FetchPolicy | None = None) -> tuple[Path, str]:
+                     policy: FetchPolicy | None = None, max_bytes: int | None = None) -> tuple[Path, str]:
     """Stream source into the store while hashing it; (path, sha256). A mismatch raises FetchError
     and leaves nothing behind. An entry already in the store is trusted: it was verified when written.
-    A URL goes through the fetch policy (the environment's unless one is given)."""
+    A URL goes through the fetch policy (the environment's unless one is given); max_bytes, when given,
+    is the job's own size cap (a proposal's), under the policy's."""
     if expected_sha256:
         existing = store_path(store, expected_sha256)
         if existing.is_file():
@@ -73,7 +83,7 @@ def fetch_into_store(source: str, store: Path, expected_sha256: str | None = Non
     done = 0
     fd, tmp_name = tempfile.mkstemp(dir=store, suffix=".part")
     try:
-        with os.fdopen(fd, "wb") as out, _open_source(source, policy) as (chunks, total):
+        with os.fdopen(fd, "wb") as out, _open_source(source, policy, max_bytes) as (chunks, total):
             for block in chunks:
                 h.update(block)
                 out.write(block)

@@ -112,7 +112,7 @@ def test_each_way_a_proposal_fails_is_one_sentence(alice, store, listener, https
         (f"https://127.0.0.1:{not_tls}/m.gguf", "a" * 64,
          f"the TLS connection to 127.0.0.1:{not_tls} failed (wrong version number)"),
         (f"https://127.0.0.1:{silent}/m.gguf", "a" * 64, f"127.0.0.1:{silent} timed out without answering"),
-        (f"{url}/notes.txt", "b" * 64, f"sha256 mismatch: {url}/notes.txt has sha256 {text_sha}, not the declared {'b' * 64}"),
+        (f"{url}/notes.txt", "b" * 64, f"sha256 mismatch: the file from {url[8:]} has sha256 {text_sha}, not the declared {'b' * 64}"),
         (f"{url}/gone.gguf", "c" * 64, f"{url[8:]} answered 404 File not found for /gone.gguf"),
         (f"{url}/notes.txt", text_sha, "the file is not a GGUF model the site can read"),
     ]
