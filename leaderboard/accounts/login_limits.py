@@ -8,6 +8,8 @@ page, the API's token endpoint, the admin: all go through django.contrib.auth.au
   not log in at all;
 - per username, over all addresses: after LOGIN_USER_FAILURES_ALLOWED failures (guessing spread over many
   addresses), every address that has failed for that username at least once is refused for it.
+An IPv6 client counts as its /64 network, not its address: one subscriber or server is routinely given a
+whole /64, so per-address limits would hand it endless fresh addresses. IPv4 counts by the address.
 An address that has not failed for a username is never refused it: the right password from the user's own
 machine still works while someone else guesses (docs/deploy.md, "Security settings", says what that costs).
 A refused login answers 429 with Retry-After, not the 400 of a wrong password, and is not counted.
@@ -15,6 +17,7 @@ A refused login answers 429 with Retry-After, not the 400 of a wrong password, a
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import math
 import time
 
@@ -54,8 +57,22 @@ def client_address(request) -> str:
     return request.META.get("REMOTE_ADDR", "unknown")
 
 
+def counted_address(address: str) -> str:
+    """What the limits count a client address as: an IPv6 address's /64 (an IPv4-mapped one as its IPv4
+    address), an IPv4 address itself; anything unparsable as it is."""
+    try:
+        ip = ipaddress.ip_address(address.split("%")[0])
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
+
+
 def _keys(request, username: str | None) -> dict[str, str]:
-    address, user = client_address(request), (username or "").lower()
+    address, user = counted_address(client_address(request)), (username or "").lower()
     # hashed: a username or forwarded address may hold any character, a cache key may not
     return {kind: f"login-failures:{kind}:{hashlib.sha256(value.encode()).hexdigest()}"
             for kind, value in (("pair", f"{user}\n{address}"), ("address", address), ("user", user))}

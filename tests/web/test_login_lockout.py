@@ -62,3 +62,12 @@ def test_the_lock_lifts_when_the_window_passes(alice, settings):
     assert_locked(token("alice", "alice-password", "10.4.4.4"), settings)
     time.sleep(1.2)
     assert token("alice", "alice-password", "10.4.4.4").status_code == 200
+
+
+def test_ipv6_guessing_is_counted_per_64_so_fresh_addresses_in_it_do_not_help(alice, settings):
+    """A /64 is what one IPv6 subscriber gets: stepping through its addresses is still one address."""
+    for i in range(settings.LOGIN_FAILURES_ALLOWED):
+        assert token("alice", "guess", f"2001:db8:1:2::{i + 1:x}").status_code == 400
+    assert_locked(token("alice", "alice-password", "2001:db8:1:2:ffff::99"), settings)
+    # the next /64 over is another network, and it has not failed
+    assert token("alice", "alice-password", "2001:db8:1:3::1").status_code == 200
