@@ -5,13 +5,15 @@ import codecs
 import logging
 from pathlib import Path
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
 
 from leaderboard import dispatch
 from leaderboard.basemodels.models import Architecture, BaseModel, BaseModelProposal, EvalCorpus
+from leaderboard.experiments.models import Arm
 from leaderboard.files.gguf_meta import read_inventory
-from leaderboard.files.store import FetchError, fetch_into_store, verified_sha256
+from leaderboard.files.store import FetchError, fetch_into_store, store_path, verified_sha256
 
 log = logging.getLogger(__name__)
 
@@ -31,23 +33,45 @@ def _inventory(path: Path) -> dict:
     return info
 
 
-def _local_or_fetched(source: str, sha256: str | None) -> tuple[Path, str]:
+def _local_or_fetched(source: str, sha256: str | None, max_bytes: int | None = None) -> tuple[Path, str]:
     """A local file is hashed where it lies; a URL is streamed into the model store."""
     if source.startswith("https://"):
-        return fetch_into_store(source, settings.MODEL_STORE, sha256)
+        return fetch_into_store(source, settings.MODEL_STORE, sha256, max_bytes=max_bytes)
     path = Path(source)
     return path, verified_sha256(path, sha256)
+
+
+def _discard_if_unused(path: Path, digest: str) -> None:
+    """Remove a file fetched into the store for a registration that failed, unless something registered
+    uses it: a file that is no model would otherwise stay on the workers' disk for good."""
+    if path != store_path(settings.MODEL_STORE, digest):  # a local source is the operator's file, not ours
+        return
+    if (BaseModel.objects.filter(sha256=digest).exists() or EvalCorpus.objects.filter(sha256=digest).exists()
+            or Arm.objects.filter(gguf_sha256=digest).exists()):
+        return
+    path.unlink(missing_ok=True)
 
 
 def _canonical(source: str) -> str:
     return source if source.startswith("https://") else str(Path(source).resolve())
 
 
-@transaction.atomic
 def base_model_register(*, source: str, sha256: str | None = None, name: str | None = None,
-                        family: str = "", note: str = "", approved: bool = True, proposed_by=None) -> BaseModel:
-    """Read a GGUF's architecture and tensor inventory and register it (again: updates the row)."""
-    path, digest = _local_or_fetched(source, sha256)
+                        family: str = "", note: str = "", approved: bool = True, proposed_by=None,
+                        max_bytes: int | None = None) -> BaseModel:
+    """Read a GGUF's architecture and tensor inventory and register it (again: updates the row). A URL's
+    file that then fails to register is removed from the store again (when nothing else uses it)."""
+    path, digest = _local_or_fetched(source, sha256, max_bytes)
+    try:
+        return _register(path, digest, source=source, name=name, family=family, note=note, approved=approved,
+                         proposed_by=proposed_by)
+    except BaseException:  # outside the transaction, which an IntegrityError leaves unusable
+        _discard_if_unused(path, digest)
+        raise
+
+
+@transaction.atomic
+def _register(path: Path, digest: str, *, source, name, family, note, approved, proposed_by) -> BaseModel:
     info = _inventory(path)
     arch, _ = Architecture.objects.get_or_create(
         name=info["architecture"], block_count=info["block_count"], embedding_length=info["embedding_length"],
@@ -122,13 +146,20 @@ def proposal_fetch(*, proposal_id: int) -> None:
         return
     try:
         model = base_model_register(source=proposal.url, sha256=proposal.sha256, name=proposal.name,
-                                    note=proposal.note, approved=False, proposed_by=proposal.proposed_by)
+                                    note=proposal.note, approved=False, proposed_by=proposal.proposed_by,
+                                    max_bytes=settings.PROPOSAL_MAX_BYTES)
     except (FetchError, NotABaseModel) as exc:  # the proposer's to fix: their sentence is the error
         log.warning("proposal %s failed: %s", proposal.pk, exc, exc_info=isinstance(exc, NotABaseModel))
         error = str(exc)
+    except SoftTimeLimitExceeded:  # Celery's soft limit: say so, or the proposal stays pending for good
+        log.warning("proposal %s: the fetch passed the task's soft time limit", proposal.pk)
+        error = f"fetching the file took longer than the worker allows ({settings.RUN_SOFT_TIME_LIMIT} s)"
     except OSError:  # the worker's side (its disk, its store): the details are for the operators' log
         log.exception("proposal %s: storing %s failed", proposal.pk, proposal.url)
         error = "the worker could not store the file (the worker's log has the details)"
+    except Exception:  # a bug or the database: the proposer gets a sentence, the operators the traceback
+        log.exception("proposal %s: registering %s failed", proposal.pk, proposal.url)
+        error = "the worker could not register the file (the worker's log has the details)"
     else:
         BaseModelProposal.objects.filter(pk=proposal.pk).update(state=BaseModelProposal.State.FETCHED,
                                                                 base_model=model)

@@ -51,6 +51,20 @@ def test_an_arm_naming_an_inside_address_is_refused_on_its_url(alice, base_model
 
 
 @pytest.mark.django_db
+def test_an_address_with_a_trailing_dot_is_refused_too(alice, base_model, corpus):
+    """127.0.0.1. is 127.0.0.1 to the resolver (a fully qualified name's dot); a proposal's URLField
+    already calls it no valid URL, an arm's URL is checked by url_refusal alone."""
+    arms = [{"label": "b", "role": "baseline", "gguf_url": "https://127.0.0.1./m.gguf", "gguf_sha256": "a" * 64}]
+    response = api(alice).post("/api/experiments/", {
+        "title": "t", "hypothesis": "h", "tags": ["other"], "base_model": base_model.name, "arms": arms}, format="json")
+    assert response.json()["errors"]["arms[0].gguf_url"] == ["refused: 127.0.0.1 is a loopback address"]
+    proposal = api(alice).post("/api/base-model-proposals/", {"name": "x", "url": "https://127.0.0.1./", "sha256": "a" * 64},
+                               format="json")
+    assert proposal.status_code == 400 and "url" in proposal.json()["errors"]
+    assert not Experiment.objects.exists() and not BaseModelProposal.objects.exists()
+
+
+@pytest.mark.django_db
 def test_a_public_looking_url_is_accepted_at_submit_time(alice):
     response = api(alice).post("/api/base-model-proposals/", {
         "name": "x", "url": "https://huggingface.co/org/model/resolve/main/m.gguf", "sha256": "a" * 64}, format="json")
@@ -122,3 +136,20 @@ def test_each_way_a_proposal_fails_is_one_sentence(alice, store, listener, https
     # the reader's own exception is for the operators: in the log, with its traceback
     [unreadable] = [r for r in caplog.records if "not a GGUF model" in r.getMessage()]
     assert unreadable.exc_info and "GGUF magic invalid" in str(unreadable.exc_info[1].__cause__)
+
+
+def test_a_fetch_setting_the_fetcher_cannot_use_stops_the_process_at_start():
+    """Not a 500 on every proposal form later: the web process and the workers refuse to start."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    for value, message in (("10.0.0.0/8", "may list loopback networks only, not 10.0.0.0/8"),
+                           ("localhost", "'localhost' is not a network")):
+        done = subprocess.run([sys.executable, "manage.py", "check"], cwd=REPO, capture_output=True, text=True,
+                              env={**os.environ, "DJANGO_SETTINGS_MODULE": "leaderboard.settings_test",
+                                   "LEADERBOARD_FETCH_ALLOWED_NETWORKS": value})
+        assert done.returncode != 0 and f"ImproperlyConfigured: LEADERBOARD_FETCH_ALLOWED_NETWORKS" in done.stderr
+        assert message in done.stderr.splitlines()[-1]
