@@ -151,5 +151,5 @@ def test_a_fetch_setting_the_fetcher_cannot_use_stops_the_process_at_start():
         done = subprocess.run([sys.executable, "manage.py", "check"], cwd=REPO, capture_output=True, text=True,
                               env={**os.environ, "DJANGO_SETTINGS_MODULE": "leaderboard.settings_test",
                                    "LEADERBOARD_FETCH_ALLOWED_NETWORKS": value})
-        assert done.returncode != 0 and f"ImproperlyConfigured: LEADERBOARD_FETCH_ALLOWED_NETWORKS" in done.stderr
+        assert done.returncode != 0 and "ImproperlyConfigured: LEADERBOARD_FETCH_ALLOWED_NETWORKS" in done.stderr
         assert message in done.stderr.splitlines()[-1]
