@@ -6,5 +6,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends build-essential
 WORKDIR /app
 COPY . .
 # llama.cpp without its AMX matmul (segfaults on Intel Xeons, llama.cpp #20824): the Makefile's flags.
-RUN CMAKE_ARGS="$CMAKE_ARGS" CFLAGS="$(cat .ci/llama-cpp-cflags)" CXXFLAGS="$(cat .ci/llama-cpp-cflags)" \
-    pip install --no-cache-dir -e . && python -m workers.engine.llamacpp.cpu_path --check-build
+# (x86-64 only: other CPUs have no AMX and their compilers no such flags)
+RUN cflags="$([ "$(uname -m)" = x86_64 ] && cat .ci/llama-cpp-cflags)"; \
+    CMAKE_ARGS="$CMAKE_ARGS" CFLAGS="$cflags" CXXFLAGS="$cflags" pip install --no-cache-dir -e . && \
+    python -m workers.engine.llamacpp.cpu_path --check-build

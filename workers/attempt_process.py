@@ -41,32 +41,49 @@ class AttemptTimedOut(Exception):
     """The child did not finish within the run's time limit and was killed."""
 
 
+# The child's exit status when the database stayed away: the run is left to the reaper, which re-queues it.
+EXIT_DATABASE_AWAY = 75  # EX_TEMPFAIL
+
+
+@dataclass(frozen=True)
+class ChildFailed:
+    status: int  # the child's exit status: it ended without writing the run's outcome, or wrote a failure
+
+
 def settings_snapshot() -> dict:
     """Every setting of this process that pickles (all of the project's do; the rest are Django's defaults)."""
     from django.conf import settings
 
-    snapshot = {}
+    snapshot, dropped = {}, []
     for name in dir(settings):
         if not name.isupper():
             continue
         value = getattr(settings, name)
         try:
             pickle.dumps(value)
-        except Exception:  # a default the child gets from Django anyway
+        except Exception:  # the child gets Django's default for it
+            dropped.append(name)
             continue
         snapshot[name] = value
+    if dropped:
+        log.warning("settings not passed to the attempt's child (they do not pickle): %s", ", ".join(dropped))
+    snapshot["REPORT_SETTINGS_PROBLEMS"] = False  # the worker reported them when it started
     return snapshot
 
 
-def run_attempt_in_child(run_id: int, token: uuid.UUID, *, timeout: float) -> Crash | None:
-    """Run workers.reproduce.attempt(run_id, token) in a child; a Crash when it died by a signal. The child
-    stays in the worker's process group, so whatever stops the whole worker stops it too."""
+def run_attempt_in_child(run_id: int, token: uuid.UUID, *, timeout: float) -> Crash | ChildFailed | None:
+    """Run workers.reproduce.attempt(run_id, token) in a child: None when it exited normally, a Crash when it
+    died by a signal, ChildFailed with its exit status otherwise. The child stays in the worker's process
+    group (a signal to the whole worker reaches it) and ends itself if the worker dies (`_exit_with_parent`)."""
     payload = pickle.dumps({"run_id": run_id, "token": str(token), "settings": settings_snapshot()})
     child = subprocess.Popen([sys.executable, "-m", "workers.attempt_process"], stdin=subprocess.PIPE,
                              env={**os.environ, "PYTHONFAULTHANDLER": "1"})  # a crash's Python stack into the log
     try:
-        child.stdin.write(payload)
-        child.stdin.close()
+        try:
+            child.stdin.write(payload)
+            child.stdin.close()
+        except BrokenPipeError:  # the child ended before reading it: its exit status says how
+            pass
         returncode = child.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         _stop(child)
@@ -77,7 +94,7 @@ def run_attempt_in_child(run_id: int, token: uuid.UUID, *, timeout: float) -> Cr
     if returncode < 0:
         return Crash(-returncode)
     if returncode:
-        log.warning("attempt child exited with status %s", returncode)
+        return ChildFailed(returncode)
     return None
 
 
@@ -86,7 +103,26 @@ def _stop(child: subprocess.Popen) -> None:
     child.wait()
 
 
+def _exit_with_parent(poll_seconds: float = 2.0) -> None:
+    """End this process when the worker that started it is gone (killed by the hard time limit or the
+    out-of-memory killer): nobody would time it out any more. A thread, not PR_SET_PDEATHSIG in preexec_fn,
+    which is unsafe in a worker with threads."""
+    import threading
+    import time
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_seconds)
+        log.error("the worker that started this attempt is gone; stopping")
+        os._exit(EXIT_DATABASE_AWAY)  # the run is left to the reaper, as when the worker itself dies
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def main() -> None:
+    _exit_with_parent()
     payload = pickle.load(sys.stdin.buffer)
     from django.conf import settings
 
@@ -94,9 +130,14 @@ def main() -> None:
     import django
 
     django.setup()
+    from workers.durable import TRANSIENT_DB_ERRORS
     from workers.reproduce import attempt
 
-    attempt(payload["run_id"], uuid.UUID(payload["token"]))
+    try:
+        attempt(payload["run_id"], uuid.UUID(payload["token"]))
+    except TRANSIENT_DB_ERRORS:
+        log.exception("the database stayed away; the run is left to the reaper")
+        sys.exit(EXIT_DATABASE_AWAY)
 
 
 if __name__ == "__main__":

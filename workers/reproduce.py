@@ -32,7 +32,7 @@ from leaderboard.jsonlog import run_context
 from leaderboard.runs import services
 from leaderboard.runs.models import Run
 from workers.benchmarking import run_benchmarks
-from workers.attempt_process import AttemptTimedOut, run_attempt_in_child
+from workers.attempt_process import EXIT_DATABASE_AWAY, AttemptTimedOut, ChildFailed, Crash, run_attempt_in_child
 from workers.durable import TRANSIENT_DB_ERRORS, durably, reconnect
 from workers.engine import measure
 from workers.engine.llamacpp.decode import DecodeError, Weights
@@ -111,15 +111,20 @@ def reproduce(run_id: int) -> None:
             return
         log.info("claimed (token %s)", token)
         try:
-            crash = run_attempt_in_child(run_id, token, timeout=settings.RUN_SOFT_TIME_LIMIT)
+            outcome = run_attempt_in_child(run_id, token, timeout=settings.RUN_SOFT_TIME_LIMIT)
         except (AttemptTimedOut, SoftTimeLimitExceeded):
             durably(services.run_fail, run_id=run_id, token=token,
                     error=f"the run took longer than {settings.RUN_SOFT_TIME_LIMIT} s and was stopped")
             return
-        if crash is not None:
-            reason = crash_reason(crash.name, hardware_info(settings.N_GPU_LAYERS))
+        if isinstance(outcome, Crash):
+            reason = crash_reason(outcome.name, hardware_info(settings.N_GPU_LAYERS))
             state = durably(services.run_crashed, run_id=run_id, token=token, reason=reason)
             log.error("%s; the run is now %s", reason, state or "owned by another attempt")
+        elif isinstance(outcome, ChildFailed) and outcome.status != EXIT_DATABASE_AWAY:
+            # a child that failed the run itself no longer owns it, and this writes nothing
+            if durably(services.run_fail, run_id=run_id, token=token,
+                       error="the worker failed with an internal error; its log has the details"):
+                log.error("the attempt's process exited with status %s without finishing the run", outcome.status)
 
 
 # Signals a process raises against itself when its own code faults: only these are llama.cpp crashing.

@@ -75,3 +75,14 @@ def test_a_killed_attempt_is_not_called_a_llama_cpp_crash():
     hardware = {"cpu": "Intel(R) Xeon(R) Processor", "cpu_features": "AVX2 AVX512", "device": "cpu"}
     assert crash_reason("SIGSEGV", hardware) == "llama.cpp crashed (SIGSEGV) on Intel(R) Xeon(R) Processor (AVX2 AVX512)"
     assert crash_reason("SIGKILL", hardware).startswith("the measuring process was killed (SIGKILL) on Intel")
+
+
+def test_an_attempt_whose_process_fails_before_the_run_fails_it_in_one_sentence(celery_worker, alice, base_model,
+                                                                                 corpus, settings):
+    # a logging configuration the child cannot load: it exits with status 1 before it touches the run
+    settings.LOGGING = {"version": 1, "handlers": {"broken": {"class": "no.such.Handler"}}}
+    _, _, run_id = _submit_and_request(alice, base_model)
+    run = wait_for(lambda: _final(run_id), timeout=60)
+
+    assert run.state == run_states.FAILED and run.attempt == 1
+    assert run.error == "the worker failed with an internal error; its log has the details"

@@ -15,6 +15,7 @@ import pytest
 from tests.conftest import REPO, WIKITEXT
 from workers.engine import measure, teacher
 from workers.engine.llamacpp.decode import Model
+from workers.engine.llamacpp.cpu_path import cpu_model
 from workers.engine.llamacpp.system import backend_class, build_info
 from workers.engine.llamacpp.quantize import QuantizeRequest, run_quantize
 
@@ -205,7 +206,9 @@ def test_the_teacher_records_the_backend_and_build_it_was_made_with(tiny_models,
     header = teacher.load(build(tiny_models["wide"], corpus, tmp_path)).header
     assert header["backend"] == backend_class(0) and header["backend"].startswith("cpu-")
     assert header["build_family"] == build_info()["build_family"]
-    assert header["key"].endswith(f"-{header['backend']}-" + hashlib.sha256(header["build_family"].encode()).hexdigest()[:16])
+    assert header["cpu"] == cpu_model()  # a CPU teacher is its CPU's, as the measurement profile is
+    made_by = (header["build_family"] + "\n" + header["cpu"]).encode()
+    assert header["key"].endswith(f"-{header['backend']}-" + hashlib.sha256(made_by).hexdigest()[:16])
 
 
 @pytest.mark.parametrize("field, value", [("backend", "cuda"), ("build_family", "llama-cpp-python 0.3.36 | CUDA: ARCHS=900")])

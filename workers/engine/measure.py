@@ -26,18 +26,22 @@ from workers.engine import teacher as teacher_cache
 from workers.engine.llamacpp.decode import Model, Weights
 from workers.engine.llamacpp.quantize import QuantizeRequest, run_quantize
 from workers.engine.llamacpp.softmax import log_partition
+from workers.engine.llamacpp.cpu_path import cpu_model
 from workers.engine.llamacpp.system import backend_class, build_info
 
 BLOCK_ROWS = 32
 
 
 def arithmetic(n_gpu_layers: int) -> dict:
-    """What decides the arithmetic of a pass here: the backend class and the llama.cpp build family."""
-    return {"backend": backend_class(n_gpu_layers), "build_family": build_info()["build_family"]}
+    """What decides the arithmetic of a pass here: the backend class, the llama.cpp build family and, on the
+    CPU backend, the CPU model (as the measurement profile has it: leaderboard/domain/profile.py)."""
+    backend = backend_class(n_gpu_layers)
+    return {"backend": backend, "build_family": build_info()["build_family"],
+            "cpu": cpu_model() if backend.startswith("cpu-") else ""}
 
 
 def teacher_key(base_sha256: str, corpus_sha256: str, n_ctx: int, n_chunks: int, *, backend: str,
-                build_family: str) -> str:
+                build_family: str, cpu: str = "") -> str:
     """A file-name-safe key naming every input of the base pass (and the teacher format version)."""
     base_sha256, corpus_sha256 = base_sha256.lower(), corpus_sha256.lower()
     for name, sha in (("base_sha256", base_sha256), ("corpus_sha256", corpus_sha256)):
@@ -47,7 +51,7 @@ def teacher_key(base_sha256: str, corpus_sha256: str, n_ctx: int, n_chunks: int,
         raise ValueError("n_ctx must be at least 4 and n_chunks at least 1")
     if not re.fullmatch(r"[a-z0-9_-]{1,32}", backend):
         raise ValueError(f"backend {backend!r} is not a backend class name")
-    family = hashlib.sha256(build_family.encode()).hexdigest()[:16]
+    family = hashlib.sha256((build_family + (f"\n{cpu}" if cpu else "")).encode()).hexdigest()[:16]
     return f"v{teacher_cache.VERSION}-{base_sha256}-{corpus_sha256}-ctx{n_ctx}-n{n_chunks}-{backend}-{family}"
 
 
@@ -103,11 +107,11 @@ def score_rows(x: np.ndarray, t: teacher_cache.Teacher, row0: int, targets: np.n
 
 
 def _check_arithmetic(t: teacher_cache.Teacher, path: Path, made_with: dict) -> None:
-    for name in ("backend", "build_family"):
-        if t.header.get(name) != made_with[name]:
+    for name in ("backend", "build_family", "cpu"):
+        if t.header.get(name, "") != made_with[name]:
             raise teacher_cache.TeacherError(
                 f"the teacher {path.name} was made with {name} {t.header.get(name)!r}, this pass runs with "
-                f"{made_with[name]!r}: a quant is only scored against a teacher from the same backend and build")
+                f"{made_with[name]!r}: a quant is only scored against a teacher from the same backend, build and CPU")
 
 
 def measure_against(quant_path: Path | Weights, teacher_paths: Sequence[Path], *, n_threads: int, n_gpu_layers: int,

@@ -31,11 +31,11 @@ _SIMD_FLAG_PREFIXES = ("sse", "ssse", "avx", "amx", "asimd", "sve", "sme2", "i8m
 _SIMD_FLAGS = {"fma", "f16c", "bmi2", "sme"}  # exact: "smep" is not SME
 
 
-def cpu_features(system_info: str) -> list[str]:
+def cpu_features(info: str) -> list[str]:
     """The CPU backend's features that are on in a llama_print_system_info() string ("CPU : SSE3 = 1 | …")."""
     features: list[str] = []
     in_cpu = False
-    for field in system_info.split("|"):
+    for field in info.split("|"):
         if ":" in field:
             section, _, field = field.partition(":")
             in_cpu = section.strip() == "CPU"
@@ -45,14 +45,14 @@ def cpu_features(system_info: str) -> list[str]:
     return features
 
 
-def ruled_out(system_info: str) -> list[str]:
+def ruled_out(info: str) -> list[str]:
     """'FEATURE: why' for each active feature the project rules out."""
-    return [f"{f}: {RULED_OUT[f]}" for f in cpu_features(system_info) if f in RULED_OUT]
+    return [f"{f}: {RULED_OUT[f]}" for f in cpu_features(info) if f in RULED_OUT]
 
 
-def matmul_path(system_info: str) -> str:
+def matmul_path(info: str) -> str:
     """The CPU kernel family llama.cpp uses here, lower-cased ("avx512_vnni", "avx2", "neon"), or "generic"."""
-    active = set(cpu_features(system_info))
+    active = set(cpu_features(info))
     return next((p.lower() for p in _PATHS if p in active), "generic")
 
 
@@ -80,15 +80,16 @@ def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
     return platform.processor() or platform.machine()
 
 
-def _system_info() -> str:
+def system_info() -> str:
+    """llama_print_system_info() of the llama.cpp this process loaded."""
     import llama_cpp
 
-    return llama_cpp.llama_print_system_info().decode(errors="replace")
+    return llama_cpp.llama_print_system_info().decode(errors="replace").strip()
 
 
-def build_problem(system_info: str | None = None) -> str | None:
+def build_problem(info: str | None = None) -> str | None:
     """Why the installed llama.cpp must not be used, or None."""
-    problems = ruled_out(system_info if system_info is not None else _system_info())
+    problems = ruled_out(info if info is not None else system_info())
     if not problems:
         return None
     return ("the installed llama-cpp-python was built with a backend the project rules out: " + "; ".join(problems)
@@ -99,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check-build", action="store_true", help="exit 1 when a ruled-out backend is active")
     args = parser.parse_args(argv)
-    info = _system_info()
+    info = system_info()
     print(f"{cpu_model()} | matmul path: {matmul_path(info)} | {info.strip()}")
     problem = build_problem(info)
     if problem and args.check_build:

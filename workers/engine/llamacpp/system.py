@@ -19,7 +19,7 @@ from pathlib import Path
 
 import llama_cpp
 
-from workers.engine.llamacpp.cpu_path import cpu_features, cpu_model, cpu_simd_flags, matmul_path
+from workers.engine.llamacpp.cpu_path import cpu_features, cpu_model, cpu_simd_flags, matmul_path, system_info
 
 _LIB_DIR = Path(llama_cpp.__file__).parent / "lib"
 # ggml_backend_dev_type: CPU, GPU, IGPU (integrated GPU), ACCEL (BLAS, AMX: used with the CPU), META
@@ -84,11 +84,8 @@ def backend_class(n_gpu_layers: int) -> str:
     gpus = gpu_devices()
     if gpus and n_gpu_layers != 0:
         return gpus[0].backend
-    return f"cpu-{matmul_path(_system_info())}"
+    return f"cpu-{matmul_path(system_info())}"
 
-
-def _system_info() -> str:
-    return llama_cpp.llama_print_system_info().decode(errors="replace").strip()
 
 
 def _ggml_build() -> tuple[str, str]:
@@ -105,13 +102,13 @@ def _ggml_build() -> tuple[str, str]:
     return values[0], values[1]
 
 
-def compiled_features(system_info: str) -> str:
+def compiled_features(info: str) -> str:
     """llama_print_system_info()'s compile-time features, per backend, as one canonical string:
     "CPU: AVX AVX2 …; CUDA: ARCHS=900 …" (flags that are 0 left out). These select the kernels, so
     they change the arithmetic (AVX-512 vs AVX2 dot products, CUDA architectures, forced MMQ/cuBLAS)."""
     sections: dict[str, list[str]] = {}
     current = None
-    for field in system_info.split("|"):
+    for field in info.split("|"):
         if ":" in field:
             current, _, field = field.partition(":")
             current = current.strip()
@@ -125,13 +122,13 @@ def compiled_features(system_info: str) -> str:
 
 def build_info() -> dict:
     ggml_version, llama_cpp_commit = _ggml_build()
-    system_info = _system_info()
-    features = compiled_features(system_info)
+    info = system_info()
+    features = compiled_features(info)
     return {
         "llama_cpp_python": llama_cpp.__version__,
         "llama_cpp_commit": llama_cpp_commit,
         "ggml_version": ggml_version,
-        "system_info": system_info,
+        "system_info": info,
         "gpu_offload": bool(llama_cpp.llama_supports_gpu_offload()),
         "platform": f"{sys.platform}-{platform.machine()}",
         "build_family": f"llama-cpp-python {llama_cpp.__version__} | llama.cpp {llama_cpp_commit} | {features}",
@@ -156,7 +153,7 @@ def hardware_info(n_gpu_layers: int) -> dict:
     matmul_device = next((d for d in gpu_devices() if d.backend == backend), None)
     return {
         "cpu": cpu_model(),
-        "cpu_features": " ".join(cpu_features(_system_info())),  # what ggml's CPU backend runs with
+        "cpu_features": " ".join(cpu_features(system_info())),  # what ggml's CPU backend runs with
         "cpu_flags": " ".join(cpu_simd_flags()),  # what the CPU itself offers
         "gpu": ", ".join(gpus),
         "device": "gpu" if offloaded != 0 else "cpu",
