@@ -122,6 +122,10 @@ def _exit_with_parent(poll_seconds: float = 2.0) -> None:
 
 
 def main() -> None:
+    # A worker's warm shutdown (SIGTERM or ^C, often sent to its whole process group) waits for the task to
+    # finish: so must the attempt, as it did in-process. A cold shutdown kills the worker; then the child ends.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _exit_with_parent()
     payload = pickle.load(sys.stdin.buffer)
     from django.conf import settings

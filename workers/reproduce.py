@@ -43,6 +43,9 @@ from workers.engine.llamacpp.system import build_info, hardware_info
 from workers.recipe_request import quantize_request
 
 
+ARM_HEADER_ALLOWANCE = 64 * 2**20  # metadata beyond the tensors (a 262k-token vocabulary is a few MiB)
+
+
 class UploadRefused(Exception):
     """An experiment's uploaded GGUF cannot be opened safely, or is not a model of the base's kind."""
 
@@ -224,11 +227,14 @@ def _pipeline(run: Run, token, beat: Heartbeat, out: Path, timings: dict) -> Non
     n_threads, n_gpu_layers = settings.N_THREADS, settings.N_GPU_LAYERS
 
     t = time.monotonic()
-    base_path, _ = fetch_into_store(base.source, settings.MODEL_STORE, base.sha256, progress=beat.set)
+    base_path, _ = fetch_into_store(base.source, settings.MODEL_STORE, base.sha256, progress=beat.set,
+                                    max_bytes=base.size_bytes)
     corpus_path, _ = fetch_into_store(corpus.source, settings.MODEL_STORE, corpus.sha256)
     uploaded = None
     if arm and arm.kind == ARM_GGUF:
-        uploaded, _ = fetch_into_store(arm.gguf_source, settings.MODEL_STORE, arm.gguf_sha256, progress=beat.set)
+        # an arm is a quant of the base: at most the base made F32 (twice an F16 base) and a header
+        uploaded, _ = fetch_into_store(arm.gguf_source, settings.MODEL_STORE, arm.gguf_sha256, progress=beat.set,
+                                       max_bytes=2 * base.size_bytes + ARM_HEADER_ALLOWANCE)
     build, hardware = build_info(), hardware_info(n_gpu_layers)
     _phase(run.pk, token, beat, timings, run_states.FETCHING, t, build=build, hardware=hardware,
            profile=durably(services.profile_for, corpus=corpus, build=build, hardware=hardware, n_ctx=n_ctx,

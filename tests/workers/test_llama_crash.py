@@ -86,3 +86,21 @@ def test_an_attempt_whose_process_fails_before_the_run_fails_it_in_one_sentence(
 
     assert run.state == run_states.FAILED and run.attempt == 1
     assert run.error == "the worker failed with an internal error; its log has the details"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_warm_shutdown_of_the_worker_group_lets_the_attempt_finish(alice, mid_model, celery_app_for_tests):
+    from tests.conftest import worker_process
+
+    worker = worker_process("warm")
+    try:
+        _, _, run_id = _submit_and_request(alice, mid_model, ftype="Q8_0")
+        wait_for(lambda: Run.objects.filter(pk=run_id, state=run_states.MEASURING).exists(), timeout=120,
+                 interval=0.05)
+        os.killpg(worker.pid, signal.SIGTERM)  # the worker and its attempt's child, as systemd stops a unit
+        worker.wait(timeout=180)
+    finally:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGKILL)
+    run = Run.objects.get(pk=run_id)
+    assert (run.state, run.attempt) == (run_states.DONE, 1), run.error
