@@ -90,17 +90,17 @@ def results_save(*, run_id: int, token, results: list[dict]) -> None:
 
 
 # The standard suites, from the shared data folder: (slug, name, kind or format, files, tasks per run in the
-# default profile). The counts are chosen so that a default reproduction's suites cost at most about twice
-# its KLD pass on Gemma 3 270M on 2 cores (bench/profile_cost.py), each suite about a quarter of that (per
-# task, HellaSwag costs about 3.5 WinoGrande tasks, ARC-Challenge and MMLU about 2); each run of the profile
-# scores the same tasks (llama-perplexity's seeded selection). The paired interval they buy is measured in
+# default profile). The counts are chosen so that a default reproduction's suites and health check together
+# cost at most about twice its KLD pass on Gemma 3 270M on 2 cores (bench/profile_cost.py), each suite about
+# 0.37 KLD passes and the health check about 0.43 (per task, measured: HellaSwag about 6.5 WinoGrande tasks,
+# MMLU 3, ARC-Challenge 2); each run of the profile scores the same tasks (llama-perplexity's seeded selection). The paired interval they buy is measured in
 # docs/metrics.md ("Task budgets", bench/task_budget.py). The full profile scores every task, under the slug +
 # FULL_SUFFIX, so a score on all tasks is never mixed with one on the default selection.
 STANDARD_SUITES = (
     ("hellaswag", "HellaSwag", "hellaswag", "hellaswag/hellaswag_val_full.txt", 8),
-    ("arc-challenge", "ARC-Challenge", "arc", "arc/ARC-Challenge-Test.jsonl", 15),
-    ("winogrande", "WinoGrande", "winogrande", "winogrande/dev.jsonl", 25),
-    ("mmlu", "MMLU (val, pre-release CSVs)", "mmlu", "mmlu/val", 10),
+    ("arc-challenge", "ARC-Challenge", "arc", "arc/ARC-Challenge-Test.jsonl", 25),
+    ("winogrande", "WinoGrande", "winogrande", "winogrande/dev.jsonl", 50),
+    ("mmlu", "MMLU (val, pre-release CSVs)", "mmlu", "mmlu/val", 18),
 )
 FULL_SUFFIX = "-all"
 PROFILES = {"default": tuple(slug for slug, *_ in STANDARD_SUITES),
