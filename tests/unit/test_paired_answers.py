@@ -105,3 +105,11 @@ def test_inconsistent_counts_are_refused():
         paired_answers(tasks=10, base_correct=3, lost=4, gained=0, flips=4)
     with pytest.raises(ValueError):
         paired_answers(tasks=10, base_correct=3, lost=1, gained=2, flips=2)
+
+
+def test_a_one_sided_handful_of_flips_is_not_called_a_change():
+    """5 gained and 0 lost of 50: the bootstrap interval leaves out 0, the exact test does not (p = 1/16)."""
+    p = paired_answers(tasks=50, base_correct=28, lost=0, gained=5, flips=5)
+    assert p.low > 0 and p.p_value == pytest.approx(0.0625)
+    assert not p.differs
+    assert paired_answers(tasks=50, base_correct=28, lost=0, gained=7, flips=7).differs  # p = 1/64
