@@ -7,14 +7,10 @@ import sys
 from django.conf import settings
 
 from tests.conftest import REPO
+from tests.web import test_deploy_settings
 
-PRODUCTION_ENV = {
-    "PATH": "/usr/bin:/bin",
-    "DJANGO_SETTINGS_MODULE": "leaderboard.settings",
-    "LEADERBOARD_SECRET_KEY": "k3y-" + "x7Qp2vR9sL4mN8bW1cY6dF3hJ0gT5aZe" * 2,
-    "LEADERBOARD_ALLOWED_HOSTS": "quants.example.org",
-    "LEADERBOARD_VAR_DIR": "/nonexistent",
-}
+# the deployment test's production environment, served over plain HTTP
+PRODUCTION_ENV = {k: v for k, v in test_deploy_settings.PRODUCTION_ENV.items() if k != "LEADERBOARD_HTTPS"}
 
 
 def _check(env):
