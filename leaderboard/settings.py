@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "leaderboard.accounts",
     "leaderboard.api",
     "leaderboard.benchmarks",
+    "leaderboard.sweeps",
     "leaderboard",  # reports the environment's unknown and missing settings at start (leaderboard/apps.py)
 ]
 
@@ -178,6 +179,8 @@ SPECTACULAR_SETTINGS = {
 }
 # Reproductions waiting for a worker: at most this many per user (a recipe has at most one queued per corpus).
 RUN_MAX_QUEUED_PER_USER = int(env("RUN_MAX_QUEUED_PER_USER", "5"))
+# a sweep queues one variant at a time, so it holds one of the user's queued places; this caps running sweeps
+SWEEP_MAX_RUNNING_PER_USER = int(env("SWEEP_MAX_RUNNING_PER_USER", "1"))
 
 # Experiments (leaderboard/experiments): the technique vocabulary, and the bounds of one experiment's runs.
 EXPERIMENT_TAGS = ["GPTQ family", "AWQ", "lattice", "trellis", "product VQ", "finetune recovery", "Hadamard rotation",

@@ -9,6 +9,7 @@ from leaderboard.experiments import views as experiment_views
 from leaderboard.frontiers import views as frontier_views
 from leaderboard.recipes import views as recipe_views
 from leaderboard.runs import views as run_views
+from leaderboard.sweeps import views as sweep_views
 
 urlpatterns = [
     path("", frontier_views.home, name="home"),
@@ -27,6 +28,12 @@ urlpatterns = [
     path("recipes/<int:pk>/edit/", recipe_views.recipe_edit, name="recipe_edit"),
     path("recipes/<int:pk>/withdraw/", recipe_views.recipe_withdraw, name="recipe_withdraw"),
     path("runs/<int:pk>/", run_views.run_detail, name="run_detail"),
+    path("sweeps/", sweep_views.sweep_list, name="sweep_list"),
+    path("sweeps/new/", sweep_views.sweep_new, name="sweep_new"),
+    path("sweeps/<int:pk>/", sweep_views.sweep_detail, name="sweep_detail"),
+    path("sweeps/<int:pk>/start/", sweep_views.sweep_start, name="sweep_start"),
+    path("sweeps/<int:pk>/stop/", sweep_views.sweep_stop, name="sweep_stop"),
+    path("sweeps/<int:pk>/combine/", sweep_views.sweep_combine, name="sweep_combine"),
     path("experiments/", experiment_views.experiment_board, name="experiment_board"),
     path("experiments/new/", experiment_views.experiment_new, name="experiment_new"),
     path("experiments/<int:pk>/", experiment_views.experiment_detail, name="experiment_detail"),

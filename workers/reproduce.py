@@ -281,7 +281,8 @@ def _pipeline(run: Run, token, beat: Heartbeat, out: Path, timings: dict) -> Non
                                             progress=lambda f: beat.set(0.5 + f / 2), on_tokens=per_token.append,
                                             kv_cache=kv)
         metrics["noise_floor"] = floor
-        if not changes_runtime:  # the benchmarks run at the default KV cache and context: not this arm's settings
+        # the benchmarks run at the default KV cache and context: not a runtime arm's settings
+        if run.with_benchmarks and not changes_runtime:
             metrics.update(run_benchmarks(run_id=run.pk, token=token, base_sha256=base.sha256, base_path=base_path,
                                           quant_path=loaded, progress=beat.set))
     _phase(run.pk, token, beat, timings, run_states.MEASURING, t, metrics=metrics,

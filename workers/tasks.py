@@ -11,6 +11,7 @@ from leaderboard.celery import app
 from leaderboard.housekeeping import requeue_stalled_work
 from workers import planning, reproduce as reproduction
 from leaderboard.basemodels import services as basemodel_services
+from leaderboard.sweeps import services as sweep_services
 
 
 @shared_task(name="recipes.compute_plan", acks_late=True, soft_time_limit=settings.PLAN_SOFT_TIME_LIMIT,
@@ -22,7 +23,10 @@ def compute_plan(recipe_id: int) -> None:
 @shared_task(name="runs.reproduce", acks_late=True, reject_on_worker_lost=True,
              soft_time_limit=settings.RUN_SOFT_TIME_LIMIT, time_limit=settings.RUN_TIME_LIMIT)
 def reproduce(run_id: int) -> None:
-    reproduction.reproduce(run_id)
+    try:
+        reproduction.reproduce(run_id)
+    finally:  # a run of a sweep that reached a final state lets the sweep queue its next one
+        sweep_services.sweep_advance_after_run(run_id=run_id)
 
 
 @shared_task(name="basemodels.fetch_proposal", acks_late=True, soft_time_limit=settings.RUN_SOFT_TIME_LIMIT,

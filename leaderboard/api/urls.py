@@ -2,7 +2,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.authtoken.views import obtain_auth_token
 
-from leaderboard.api import experiments, leaderboard, views
+from leaderboard.api import experiments, leaderboard, sweeps, views
 
 urlpatterns = [
     path("auth/token/", obtain_auth_token, name="api_token"),
@@ -23,6 +23,11 @@ urlpatterns = [
          name="api_experiment_reproductions"),
     path("experiments/<int:pk>/withdraw/", experiments.ExperimentWithdraw.as_view(), name="api_experiment_withdraw"),
     path("experiments/<int:pk>/export/", experiments.ExperimentExport.as_view(), name="api_experiment_export"),
+    path("sweeps/", sweeps.SweepListCreate.as_view(), name="api_sweeps"),
+    path("sweeps/<int:pk>/", sweeps.SweepDetail.as_view(), name="api_sweep"),
+    path("sweeps/<int:pk>/start/", sweeps.SweepStart.as_view(), name="api_sweep_start"),
+    path("sweeps/<int:pk>/stop/", sweeps.SweepStop.as_view(), name="api_sweep_stop"),
+    path("sweeps/<int:pk>/combine/", sweeps.SweepCombine.as_view(), name="api_sweep_combine"),
     path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api_schema"), name="api_docs"),
 ]

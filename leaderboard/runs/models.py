@@ -88,6 +88,8 @@ class Run(models.Model):
     hardware = models.JSONField(default=dict, blank=True, help_text="cpu, gpu, gpu layers offloaded")
     timings = models.JSONField(default=dict, blank=True, help_text="seconds per phase")
     metrics = models.JSONField(default=dict, blank=True)
+    with_benchmarks = models.BooleanField(default=True, help_text="score the default profile's benchmark suites "
+                                          "(a sweep's variants skip them unless it asks)")
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

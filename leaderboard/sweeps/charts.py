@@ -1,0 +1,66 @@
+"""The sweep's figures, built with plotly from a selectors.SweepView: the per-layer change with its paired
+95 % interval (a change within noise drawn as noise), and the layer × tensor-class heat map."""
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+from leaderboard.domain.sweep import LayerChange
+from leaderboard.sweeps.selectors import METRICS, SweepView, shown
+
+COLORS = {"clear": "#c62828", "better": "#2e7d32", "noise": "#9e9e9e"}
+
+
+def _json(fig: go.Figure) -> str:
+    return fig.to_json().replace("<", "\\u003c")
+
+
+def _color(c: LayerChange, metric: str) -> str:
+    if c.indistinguishable:
+        return COLORS["noise"]
+    worse = c.estimate < 0 if metric == "same_top_p" else c.estimate > 0
+    return COLORS["clear"] if worse else COLORS["better"]
+
+
+def layer_figure(view: SweepView, metric: str) -> str | None:
+    changes = view.layer_changes(metric)
+    if not changes:
+        return None
+    fig = go.Figure()
+    for template in view.sweep.templates:
+        mine = sorted((c for c in changes if c.key.template == template), key=lambda c: c.key.layer)
+        if not mine:
+            continue
+        y = [shown(metric, c.estimate) for c in mine]
+        fig.add_trace(go.Scatter(
+            x=[c.key.layer for c in mine], y=y, mode="markers+lines", name=template.replace("{layer}", "N"),
+            line={"color": "rgba(90,90,90,0.35)", "width": 1},
+            marker={"size": 10, "color": [_color(c, metric) for c in mine]},
+            error_y={"type": "data", "symmetric": False, "color": "rgba(60,60,60,0.6)",
+                     "array": [shown(metric, c.high) - v for c, v in zip(mine, y)],
+                     "arrayminus": [v - shown(metric, c.low) for c, v in zip(mine, y)]},
+            text=[f"{c.key.tensor_name}: {shown(metric, c.estimate):.4g} [{shown(metric, c.low):.4g}, "
+                  f"{shown(metric, c.high):.4g}]{' — within noise' if c.indistinguishable else ''}" for c in mine],
+            hoverinfo="text"))
+    zero = 1.0 if metric == "ln_ppl" else 0.0
+    fig.add_hline(y=zero, line={"color": "#444", "dash": "dot", "width": 1},
+                  annotation_text="the base recipe", annotation_position="bottom right")
+    fig.update_layout(
+        margin={"l": 60, "r": 10, "t": 10, "b": 50}, template="plotly_white", height=420, hovermode="closest",
+        legend={"orientation": "h", "y": -0.22, "x": 0},
+        xaxis={"title": "layer", "dtick": 1 if len({c.key.layer for c in changes}) <= 20 else 2},
+        yaxis={"title": METRICS[metric]})
+    return _json(fig)
+
+
+def heat_map_figure(view: SweepView, metric: str) -> str | None:
+    grid = view.heat_map(metric)
+    if grid is None or not grid[0]:
+        return None
+    layers, classes, rows = grid
+    fig = go.Figure(go.Heatmap(
+        x=layers, y=classes, z=[[None if v is None else shown(metric, v) for v in row] for row in rows],
+        colorscale="RdBu_r" if metric != "same_top_p" else "RdBu", zmid=1.0 if metric == "ln_ppl" else 0.0,
+        colorbar={"title": METRICS[metric]}, hovertemplate="layer %{x}, %{y}: %{z:.4g}<extra></extra>"))
+    fig.update_layout(margin={"l": 120, "r": 10, "t": 10, "b": 50}, template="plotly_white",
+                      height=120 + 40 * len(classes), xaxis={"title": "layer"})
+    return _json(fig)

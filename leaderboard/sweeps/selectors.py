@@ -1,0 +1,153 @@
+"""Reads for the sweep pages and API: every variant's plan effect and run state, and, once measured, its
+paired change against the base recipe's run on the same tokens (domain/paired.py)."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from leaderboard.domain import paired, run_states
+from leaderboard.domain.paired import PairedDifference
+from leaderboard.domain.sweep import (
+    LayerChange, VariantEffect, classes_taking_type, heat_map, most_tolerant, predicted_change, variant_effect)
+from leaderboard.recipes.models import Recipe
+from leaderboard.runs.models import Run
+from leaderboard.sweeps.models import Sweep, SweepCombination, SweepVariant
+
+# metric key -> (label, how an estimate is shown); ln_ppl is shown as the PPL ratio exp(Δ ln PPL)
+METRICS = {
+    "kld_mean": "Δ mean KLD (nats)",
+    "ln_ppl": "PPL ratio (variant / base)",
+    "same_top_p": "Δ same-top p (points)",
+}
+DEFAULT_METRIC = "kld_mean"
+
+
+def shown(metric: str, value: float) -> float:
+    return math.exp(value) if metric == "ln_ppl" else value
+
+
+@dataclass
+class VariantRow:
+    variant: SweepVariant
+    plan: str  # pending | ready | failed
+    effect: VariantEffect | None
+    run: Run | None
+    changes: dict[str, PairedDifference] = field(default_factory=dict)
+    note: str = ""  # why there is no change to show
+
+    @property
+    def state(self) -> str:
+        if self.variant.skipped:
+            return "skipped"
+        return self.run.state if self.run else "not queued"
+
+
+@dataclass
+class CombinationRow:
+    combination: SweepCombination
+    measured: PairedDifference | None
+    run: Run | None
+
+    @property
+    def predicted_shown(self) -> float:
+        return shown(self.combination.metric, self.combination.predicted)
+
+
+@dataclass
+class SweepView:
+    sweep: Sweep
+    rows: list[VariantRow]
+    base_run: Run | None
+    suggestion: list[str]  # tensor classes that take the sweep's type as is, when no variant changes anything
+    combinations: list[CombinationRow]
+
+    @property
+    def progress(self) -> tuple[int, int]:
+        """(variants finished, variants to run): skipped ones count in neither."""
+        runnable = [r for r in self.rows if not r.variant.skipped]
+        return sum(r.run is not None and r.run.is_final for r in runnable), len(runnable)
+
+    @property
+    def planned(self) -> tuple[int, int]:
+        return sum(r.plan != "pending" for r in self.rows), len(self.rows)
+
+    @property
+    def active(self) -> bool:
+        return self.sweep.state in (Sweep.State.PLANNING, Sweep.State.RUNNING)
+
+    @property
+    def no_op_count(self) -> int:
+        return sum(r.effect is not None and r.effect.changes_nothing for r in self.rows)
+
+    def layer_changes(self, metric: str = DEFAULT_METRIC) -> list[LayerChange]:
+        return [LayerChange(r.variant.key, c.estimate, c.low, c.high)
+                for r in self.rows if (c := r.changes.get(metric)) is not None]
+
+    def sorted_changes(self, metric: str = DEFAULT_METRIC) -> list[LayerChange]:
+        return most_tolerant(self.layer_changes(metric), len(self.rows))
+
+    def heat_map(self, metric: str = DEFAULT_METRIC):
+        return heat_map(self.layer_changes(metric)) if len(self.sweep.templates) > 1 else None
+
+
+def _tokens(run: Run | None):
+    return paired.unpack(bytes(run.tokens.data)) if run is not None and run.tokens_id else None
+
+
+def _pair(run: Run | None, base_run: Run | None, base_tokens) -> tuple[dict[str, PairedDifference], str]:
+    if run is None:
+        return {}, "not run yet"
+    if run.state != run_states.DONE:
+        return {}, run.error or f"run {run.state}"
+    if base_tokens is None:
+        return {}, "the base recipe's run has not finished"
+    if run.profile_id != base_run.profile_id:
+        return {}, "measured on another profile than the base run: not comparable"
+    return paired.paired_differences(_tokens(run), base_tokens), ""
+
+
+def sweep_view(sweep: Sweep) -> SweepView:
+    base = sweep.base_recipe
+    base_plan = base.resolved_plan
+    base_run = Run.objects.select_related("tokens", "profile").filter(pk=sweep.base_run_id).first()
+    base_tokens = _tokens(base_run) if base_run is not None and base_run.state == run_states.DONE else None
+    rows = []
+    variants = sweep.variants.select_related("recipe", "run__tokens").order_by("position")
+    for v in variants:
+        recipe = v.recipe
+        effect = (variant_effect(base_plan, recipe.resolved_plan)
+                  if base_plan and recipe.plan_status == Recipe.PlanStatus.READY else None)
+        changes, note = ({}, v.skipped) if v.skipped else _pair(v.run, base_run, base_tokens)
+        rows.append(VariantRow(v, recipe.plan_status, effect, v.run, changes, note))
+    suggestion = []
+    if base_plan and rows and all(r.effect is not None and r.effect.changes_nothing and r.effect.fallbacks
+                                  for r in rows):
+        suggestion = classes_taking_type(base_plan, sweep.type_name)
+    combinations = []
+    for c in sweep.combinations.select_related("recipe"):
+        run = (c.recipe.runs.select_related("tokens").filter(state=run_states.DONE, profile_id=getattr(
+            base_run, "profile_id", None)).order_by("-finished_at").first())
+        measured = paired.paired_differences(_tokens(run), base_tokens)[c.metric] \
+            if run is not None and base_tokens is not None else None
+        latest = run or c.recipe.runs.order_by("-created_at").first()
+        combinations.append(CombinationRow(c, measured, latest))
+    return SweepView(sweep, rows, base_run, suggestion, combinations)
+
+
+def combination_choice(view: SweepView, *, k: int, metric: str) -> tuple[list[SweepVariant], float]:
+    """The k measured variants that changed the metric least (lower is better for every metric but same-top
+    p, where the sign is turned), and their summed change: what sweep_combine is asked to make."""
+    sign = -1.0 if metric == "same_top_p" else 1.0
+    changes = [LayerChange(c.key, sign * c.estimate, sign * c.high, sign * c.low) for c in view.layer_changes(metric)]
+    chosen = most_tolerant(changes, k)
+    by_key = {r.variant.key: r.variant for r in view.rows}
+    return [by_key[c.key] for c in chosen], sign * predicted_change(chosen)
+
+
+def sweeps_of(user=None, base_model=None):
+    query = Sweep.objects.select_related("base_recipe__base_model", "submitter")
+    if user is not None:
+        query = query.filter(submitter=user)
+    if base_model is not None:
+        query = query.filter(base_recipe__base_model=base_model)
+    return query

@@ -1,0 +1,31 @@
+"""How a sweep's numbers read: changes as experiments show them (PPL as a ratio), signed sizes."""
+from django import template
+from django.template.defaultfilters import filesizeformat
+
+from leaderboard.domain.paired import PairedDifference
+from leaderboard.experiments.templatetags.experiment_tags import interval
+
+register = template.Library()
+
+
+@register.filter
+def get_item(mapping, key):
+    return mapping.get(key) if mapping else None
+
+
+@register.filter
+def sorted_changes(view, metric: str):
+    return view.sorted_changes(metric)
+
+
+@register.filter
+def shown_change(change, metric: str) -> str:
+    """A PairedDifference or a LayerChange on `metric`: '+0.0123 [+0.0100, +0.0150]' or '×1.012 [×1.010, ×1.015]'."""
+    if change is None:
+        return "—"
+    return interval(PairedDifference(metric, change.estimate, change.low, change.high))
+
+
+@register.filter
+def filesizeformat_signed(n_bytes: int) -> str:
+    return ("−" if n_bytes < 0 else "+") + filesizeformat(abs(n_bytes))
