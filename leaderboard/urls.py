@@ -7,6 +7,7 @@ from leaderboard.accounts import views as account_views
 from leaderboard.basemodels import views as basemodel_views
 from leaderboard.experiments import views as experiment_views
 from leaderboard.frontiers import views as frontier_views
+from leaderboard.recipes import transfer_views as recipe_transfer_views
 from leaderboard.recipes import views as recipe_views
 from leaderboard.runs import views as run_views
 from leaderboard.sweeps import views as sweep_views
@@ -27,6 +28,7 @@ urlpatterns = [
     path("recipes/<int:pk>/reproduce/", recipe_views.recipe_reproduce, name="recipe_reproduce"),
     path("recipes/<int:pk>/edit/", recipe_views.recipe_edit, name="recipe_edit"),
     path("recipes/<int:pk>/withdraw/", recipe_views.recipe_withdraw, name="recipe_withdraw"),
+    path("recipes/<int:pk>/transfer/", recipe_transfer_views.recipe_transfer, name="recipe_transfer"),
     path("runs/<int:pk>/", run_views.run_detail, name="run_detail"),
     path("sweeps/", sweep_views.sweep_list, name="sweep_list"),
     path("sweeps/new/", sweep_views.sweep_new, name="sweep_new"),

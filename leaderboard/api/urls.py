@@ -3,6 +3,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.authtoken.views import obtain_auth_token
 
 from leaderboard.api import experiments, leaderboard, sweeps, views
+from leaderboard.api.transfer import RecipeTransfer
 
 urlpatterns = [
     path("auth/token/", obtain_auth_token, name="api_token"),
@@ -12,6 +13,7 @@ urlpatterns = [
     path("recipes/<int:pk>/", views.RecipeDetail.as_view(), name="api_recipe"),
     path("recipes/<int:pk>/withdraw/", views.RecipeWithdraw.as_view(), name="api_recipe_withdraw"),
     path("recipes/<int:pk>/runs/", views.RecipeRuns.as_view(), name="api_recipe_runs"),
+    path("recipes/<int:pk>/transfer/", RecipeTransfer.as_view(), name="api_recipe_transfer"),
     path("runs/<int:pk>/", views.RunDetail.as_view(), name="api_run"),
     path("leaderboard/", leaderboard.Leaderboard.as_view(), name="api_leaderboard"),
     path("leaderboard/best/", leaderboard.BestUnder.as_view(), name="api_best_under"),

@@ -63,6 +63,8 @@ class Recipe(Withdrawable):
     plan_error = models.TextField(blank=True)
     plan_requested_at = models.DateTimeField(default=timezone.now, help_text="when a worker was last asked for the plan")
     plan_attempts = models.PositiveSmallIntegerField(default=0, help_text="how many times a worker started planning it")
+    origin = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="transfers",
+                               help_text="the recipe this one was transferred from by proportional depth")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
