@@ -3,7 +3,9 @@
 // the chart with the new points) when a variant has been measured. A failed request is retried next tick.
 (function () {
   const narrow = window.innerWidth < 600;
-  for (const [boxId, dataId] of [["sweep-chart", "sweep-figure"], ["sweep-heat-map", "sweep-heat-map-figure"]]) {
+  const figures = [["sweep-chart", "sweep-figure"], ["sweep-heat-map", "sweep-heat-map-figure"]];
+  document.querySelectorAll(".depth-chart").forEach((el) => figures.push([el.id, el.id + "-figure"]));
+  for (const [boxId, dataId] of figures) {
     const box = document.getElementById(boxId), data = document.getElementById(dataId);
     if (!box || !data || !window.Plotly) continue;
     const figure = JSON.parse(data.textContent);

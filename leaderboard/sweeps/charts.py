@@ -5,7 +5,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 
 from leaderboard.domain.sweep import LayerChange
-from leaderboard.sweeps.selectors import METRICS, SweepView, shown
+from leaderboard.sweeps.selectors import METRICS, DepthComparison, SweepView, shown
 
 COLORS = {"clear": "#c62828", "better": "#2e7d32", "noise": "#9e9e9e"}
 
@@ -63,4 +63,22 @@ def heat_map_figure(view: SweepView, metric: str) -> str | None:
         colorbar={"title": METRICS[metric]}, hovertemplate="layer %{x}, %{y}: %{z:.4g}<extra></extra>"))
     fig.update_layout(margin={"l": 120, "r": 10, "t": 10, "b": 50}, template="plotly_white",
                       height=120 + 40 * len(classes), xaxis={"title": "layer"})
+    return _json(fig)
+
+
+def depth_figure(comparison: DepthComparison, name: str, metric: str) -> str:
+    """Both sweeps' per-layer changes against relative depth (layer + ½) / layers."""
+    fig = go.Figure()
+    for label, profile, layers in (
+            (name, comparison.mine, comparison.layers_mine),
+            (comparison.other.base_recipe.base_model.name, comparison.theirs, comparison.layers_theirs)):
+        ordered = sorted(profile.items())
+        fig.add_trace(go.Scatter(x=[(layer + 0.5) / layers for layer, _ in ordered],
+                                 y=[shown(metric, v) for _, v in ordered],
+                                 mode="markers+lines", name=label,
+                                 text=[f"{label} layer {layer}" for layer, _ in ordered], hoverinfo="text+y"))
+    fig.update_layout(margin={"l": 60, "r": 10, "t": 10, "b": 50}, template="plotly_white", height=360,
+                      legend={"orientation": "h", "y": -0.25, "x": 0},
+                      xaxis={"title": "relative depth (layer + ½) / layers", "range": [0, 1]},
+                      yaxis={"title": METRICS[metric]})
     return _json(fig)

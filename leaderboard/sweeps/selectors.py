@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from leaderboard.domain import paired, run_states
 from leaderboard.domain.paired import PairedDifference
+from leaderboard.domain.transfer import DepthPair, RankCorrelation, rank_correlation, relative_depth_pairs
 from leaderboard.domain.sweep import (
     LayerChange, VariantEffect, classes_taking_type, heat_map, most_tolerant, predicted_change, variant_effect)
 from leaderboard.recipes.models import Recipe
@@ -34,6 +35,19 @@ class VariantRow:
     run: Run | None
     changes: dict[str, PairedDifference] = field(default_factory=dict)
     note: str = ""  # why there is no change to show
+
+    @property
+    def own_change(self) -> tuple[str, str, str] | None:
+        """The swept tensor's (name, base type, variant type), when its type changes."""
+        name = self.variant.key.tensor_name
+        return next((c for c in self.effect.changes if c[0] == name), None) if self.effect else None
+
+    @property
+    def shifted(self) -> list[tuple[str, str, str]]:
+        """Other tensors whose type the variant changes too: an override skips llama.cpp's per-category layer
+        counter (qs.i_ffn_down …), so the stock mix types the later tensors of that category as one layer earlier."""
+        name = self.variant.key.tensor_name
+        return [c for c in self.effect.changes if c[0] != name] if self.effect else []
 
     @property
     def state(self) -> str:
@@ -142,6 +156,52 @@ def combination_choice(view: SweepView, *, k: int, metric: str) -> tuple[list[Sw
     chosen = most_tolerant(changes, k)
     by_key = {r.variant.key: r.variant for r in view.rows}
     return [by_key[c.key] for c in chosen], sign * predicted_change(chosen)
+
+
+@dataclass
+class DepthComparison:
+    """This sweep's per-layer profile beside another base model's sweep of the same tensor class and type, on
+    one relative-depth axis: the proportional-depth transfer claim, tested."""
+
+    other: Sweep
+    tensor_class: str
+    layers_mine: int
+    layers_theirs: int
+    pairs: list[DepthPair]
+    correlation: RankCorrelation | None
+    problem: str = ""  # why there is no correlation (too few pairs, a constant profile)
+    mine: dict[int, float] = field(default_factory=dict)
+    theirs: dict[int, float] = field(default_factory=dict)
+
+
+def _profile(view: SweepView, tensor_class: str, metric: str) -> dict[int, float]:
+    return {c.key.layer: c.estimate for c in view.layer_changes(metric) if c.key.tensor_class == tensor_class}
+
+
+def depth_comparisons(view: SweepView, metric: str = DEFAULT_METRIC) -> list[DepthComparison]:
+    """Against every finished sweep on another base model that swept a tensor class of this one to the same type."""
+    sweep = view.sweep
+    classes = {k.tensor_class for k in (r.variant.key for r in view.rows)}
+    layers = sweep.base_recipe.base_model.architecture.block_count
+    out = []
+    others = (Sweep.objects.filter(state=Sweep.State.DONE, type_name=sweep.type_name)
+              .exclude(base_recipe__base_model=sweep.base_recipe.base_model)
+              .select_related("base_recipe__base_model__architecture").order_by("-finished_at"))
+    for other in others:
+        other_view = sweep_view(other)
+        for tensor_class in sorted(classes & {r.variant.key.tensor_class for r in other_view.rows}):
+            mine, theirs = _profile(view, tensor_class, metric), _profile(other_view, tensor_class, metric)
+            if not mine or not theirs:
+                continue
+            their_layers = other.base_recipe.base_model.architecture.block_count
+            pairs = relative_depth_pairs(mine, layers, theirs, their_layers)
+            try:
+                correlation, problem = rank_correlation([p.a_value for p in pairs], [p.b_value for p in pairs]), ""
+            except ValueError as exc:
+                correlation, problem = None, str(exc)
+            out.append(DepthComparison(other, tensor_class, layers, their_layers, pairs, correlation, problem,
+                                       mine, theirs))
+    return out
 
 
 def sweeps_of(user=None, base_model=None):

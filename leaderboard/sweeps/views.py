@@ -39,7 +39,10 @@ def sweep_detail(request, pk: int):
                "error": request.GET.get("error", "")}
     if request.headers.get("X-Partial"):
         return render(request, "sweeps/_status.html", context)
-    context.update(figure=charts.layer_figure(view, metric), heat_map=charts.heat_map_figure(view, metric))
+    comparisons = [(c, charts.depth_figure(c, sweep.base_recipe.base_model.name, metric))
+                   for c in selectors.depth_comparisons(view, metric)]
+    context.update(figure=charts.layer_figure(view, metric), heat_map=charts.heat_map_figure(view, metric),
+                   comparisons=comparisons)
     return render(request, "sweeps/detail.html", context)
 
 

@@ -154,3 +154,31 @@ def test_a_user_runs_one_sweep_at_a_time_and_only_the_owner_starts_it(alice, bob
     assert second.status_code == 409 and "1 sweep(s) running" in second.json()["detail"]
     assert _api(alice).post(f"/api/sweeps/{ids[0]}/stop/").json()["state"] == "stopped"
     assert _api(alice).post(f"/api/sweeps/{ids[1]}/start/").status_code == 200
+
+
+def _run_sweep(user, recipe, klds: dict[int, float], template="blk.{layer}.ffn_down.weight", type_name="q8_0"):
+    pk = _api(user).post("/api/sweeps/", {"base_recipe": recipe.pk, "templates": template, "type": type_name,
+                                          "first_layer": min(klds), "last_layer": max(klds)}, format="json").json()["id"]
+    _plan_all(pk)
+    assert _api(user).post(f"/api/sweeps/{pk}/start/").status_code == 200
+    sweep = Sweep.objects.get(pk=pk)
+    _finish(sweep.base_run, 0.01, seed=0)
+    for layer in sorted(klds):
+        _finish(Run.objects.get(requested_by=user, state=run_states.QUEUED), klds[layer], seed=100 + layer)
+    assert Sweep.objects.get(pk=pk).state == "done"
+    return pk
+
+
+@override_settings(SWEEP_MAX_RUNNING_PER_USER=5)
+def test_two_bases_profiles_share_a_relative_depth_axis_with_their_rank_correlation(
+        client, alice, base_model, corpus, tmp_path):
+    from leaderboard.basemodels.services import base_model_register
+    from tests.tiny_model import write_tiny_llama
+
+    six = base_model_register(source=str(write_tiny_llama(tmp_path / "six.gguf", n_embd=256, n_ff=512, n_layer=6,
+                                                          seed=3)), name="tiny-six")
+    deep = _run_sweep(alice, _base_recipe(alice, base_model), {i: 0.012 + 0.004 * i for i in range(12)})
+    _run_sweep(alice, _base_recipe(alice, six), {i: 0.015 + 0.01 * i for i in range(6)})
+    html = client.get(f"/sweeps/{deep}/").content.decode()
+    assert "Does it transfer by proportional depth?" in html and 'id="sweep-depth-1-figure"' in html
+    assert "Spearman ρ = 1.00" in html and "6 layer pairs" in html
