@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "leaderboard.accounts",
     "leaderboard.api",
     "leaderboard.benchmarks",
+    "leaderboard.predictors",
     "leaderboard.sweeps",
     "leaderboard",  # reports the environment's unknown and missing settings at start (leaderboard/apps.py)
 ]
@@ -274,6 +275,10 @@ HEALTH_MAX_TOKENS = int(env("HEALTH_MAX_TOKENS", "96"))
 HEALTH_SECONDS_PER_PROMPT = float(env("HEALTH_SECONDS_PER_PROMPT", "20"))
 HEALTH_MIN_DISTINCT_2 = float(env("HEALTH_MIN_DISTINCT_2", "0.15"))
 HEALTH_MIN_TOKENS = int(env("HEALTH_MIN_TOKENS", "32"))
+# --- Predictors (leaderboard/predictors): when a stock Q2_K counts as failed, besides degenerate output.
+# 1 nat, fixed before any Q2_K outcome was looked at: on a token its base is sure of, a mean KLD of 1 nat means
+# the quant gives the base's token about e^-1 = 37 % (geometric mean) — it no longer says what its base says.
+PREDICTOR_Q2K_FAIL_MEAN_KLD = float(env("PREDICTOR_Q2K_FAIL_MEAN_KLD", "1.0"))
 WHITENOISE_USE_FINDERS = True
 # The largest file a user's base-model proposal may be (any logged-in user can propose one; an F16 of a
 # ~30B model fits); an operator registers a larger base by path or `register_base_model`.

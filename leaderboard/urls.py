@@ -7,6 +7,7 @@ from leaderboard.accounts import views as account_views
 from leaderboard.basemodels import views as basemodel_views
 from leaderboard.experiments import views as experiment_views
 from leaderboard.frontiers import views as frontier_views
+from leaderboard.predictors import views as predictor_views
 from leaderboard.recipes import transfer_views as recipe_transfer_views
 from leaderboard.recipes import views as recipe_views
 from leaderboard.runs import views as run_views
@@ -19,6 +20,7 @@ urlpatterns = [
     path("models/propose/", basemodel_views.base_model_propose, name="base_model_propose"),
     path("<str:kind>/<int:pk>/table/", frontier_views.frontier_table, name="frontier_table"),
     path("compare/", frontier_views.compare, name="compare"),
+    path("predictors/", predictor_views.predictor_list, name="predictors"),
     path("recipes/", recipe_views.recipe_list, name="recipe_list"),
     path("recipes/new/", recipe_views.recipe_new, name="recipe_new"),
     path("recipes/<int:pk>/", recipe_views.recipe_detail, name="recipe_detail"),

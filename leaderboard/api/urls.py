@@ -2,7 +2,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.authtoken.views import obtain_auth_token
 
-from leaderboard.api import experiments, leaderboard, sweeps, views
+from leaderboard.api import experiments, leaderboard, predictors, sweeps, views
 from leaderboard.api.transfer import RecipeTransfer
 
 urlpatterns = [
@@ -18,6 +18,7 @@ urlpatterns = [
     path("leaderboard/", leaderboard.Leaderboard.as_view(), name="api_leaderboard"),
     path("leaderboard/best/", leaderboard.BestUnder.as_view(), name="api_best_under"),
     path("compare/", leaderboard.Compare.as_view(), name="api_compare"),
+    path("predictors/", predictors.Predictors.as_view(), name="api_predictors"),
     path("base-model-proposals/", views.BaseModelProposals.as_view(), name="api_base_model_proposals"),
     path("experiments/", experiments.ExperimentListCreate.as_view(), name="api_experiments"),
     path("experiments/<int:pk>/", experiments.ExperimentDetail.as_view(), name="api_experiment"),

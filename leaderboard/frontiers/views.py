@@ -9,6 +9,7 @@ from leaderboard.basemodels.models import Architecture, BaseModel
 from leaderboard.frontiers import charts, selectors
 from leaderboard.frontiers.filters import RecipeFilter
 from leaderboard.frontiers.forms import FrontierQueryForm
+from leaderboard.predictors import selectors as predictor_selectors
 from leaderboard.recipes.models import Recipe
 
 TABLE_PAGE_SIZE = 50
@@ -41,6 +42,7 @@ def architecture_detail(request, pk: int):
     scope = _scope("architecture", pk)
     context = _context(request, scope)
     context["base_models"] = scope.architecture.base_models.filter(approved=True)
+    context["architecture_predictions"] = predictor_selectors.architecture_predictions(scope.architecture)
     return render(request, "frontiers/architecture.html", context, status=400 if context["query"].errors else 200)
 
 

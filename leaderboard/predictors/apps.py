@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class PredictorsConfig(AppConfig):
+    name = "leaderboard.predictors"
+    label = "predictors"
