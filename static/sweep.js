@@ -17,6 +17,14 @@
   if (metric) metric.addEventListener("change", () => metric.form.submit());
 
   const box = document.getElementById("sweep-status");
+  // a tensor name is one long word: let it wrap after its dots on a narrow screen (a <wbr> is not copied)
+  const breakableNames = (root) => {
+    for (const code of root.querySelectorAll("td code")) {
+      const parts = code.textContent.split(/(?<=\.)/);
+      code.replaceChildren(...parts.flatMap((part, i) => i ? [document.createElement("wbr"), part] : [part]));
+    }
+  };
+  if (box) breakableNames(box);
   const progressOf = (root) => (root.querySelector("#sweep-progress") || {}).textContent || "";
   (function poll() {
     if (!box || box.firstElementChild.dataset.active !== "1") return;
@@ -26,6 +34,7 @@
         if (r.ok) {
           const before = progressOf(box);
           box.innerHTML = await r.text();
+          breakableNames(box);
           if (progressOf(box) !== before && before !== "") { location.reload(); return; }
         }
       } catch (e) {
