@@ -90,6 +90,8 @@ class Run(models.Model):
     metrics = models.JSONField(default=dict, blank=True)
     with_benchmarks = models.BooleanField(default=True, help_text="score the default profile's benchmark suites "
                                           "(a sweep's variants skip them unless it asks)")
+    with_kld_split = models.BooleanField(default=True, help_text="split its KLD into file and arithmetic (three more "
+                                         "passes; a sweep's runs measure the one pass their comparison needs)")
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -79,11 +79,11 @@ def run_request(*, recipe: Recipe, user=None, corpus: EvalCorpus | None = None,
 
 
 def run_queue(*, corpus: EvalCorpus, user=None, recipe: Recipe | None = None, arm=None,
-              with_benchmarks: bool = True) -> Run:
+              with_benchmarks: bool = True, with_kld_split: bool = True) -> Run:
     """Create a queued run and send it to the workers once the transaction commits; the callers check the
     limits (run_request for a recipe, experiments.services for an experiment's arms)."""
     run = Run.objects.create(recipe=recipe, arm=arm, corpus=corpus, requested_by=user, heartbeat_at=timezone.now(),
-                             with_benchmarks=with_benchmarks)
+                             with_benchmarks=with_benchmarks, with_kld_split=with_kld_split)
     dispatch.enqueue(dispatch.REPRODUCE_TASK, run.pk, queue="gpu")
     return run
 

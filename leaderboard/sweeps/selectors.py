@@ -62,10 +62,6 @@ class CombinationRow:
     measured: PairedDifference | None
     run: Run | None
 
-    @property
-    def predicted_shown(self) -> float:
-        return shown(self.combination.metric, self.combination.predicted)
-
 
 @dataclass
 class SweepView:
@@ -87,7 +83,9 @@ class SweepView:
 
     @property
     def active(self) -> bool:
-        return self.sweep.state in (Sweep.State.PLANNING, Sweep.State.RUNNING)
+        """Something on the page is still to change: plans, runs, or a combination's reproduction."""
+        return (self.sweep.state in (Sweep.State.PLANNING, Sweep.State.RUNNING)
+                or any(c.run is not None and not c.run.is_final for c in self.combinations))
 
     @property
     def no_op_count(self) -> int:

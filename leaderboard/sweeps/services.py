@@ -125,7 +125,8 @@ def sweep_advance(*, sweep_id: int) -> str:
         runs = [r for r in [sweep.base_run, *(v.run for v in variants)] if r is not None]
         if any(r.state not in run_states.FINAL_STATES for r in runs):
             return sweep.state
-        queue = dict(corpus=sweep.corpus, user=sweep.submitter, with_benchmarks=sweep.with_benchmarks)
+        queue = dict(corpus=sweep.corpus, user=sweep.submitter, with_benchmarks=sweep.with_benchmarks,
+                     with_kld_split=False)
         if sweep.base_run is None:
             sweep.base_run = run_queue(recipe=sweep.base_recipe, **queue)
             sweep.save(update_fields=["base_run"])

@@ -6,7 +6,7 @@ from django import template
 register = template.Library()
 
 
-def _signed(value: float) -> str:
+def signed_number(value: float) -> str:
     return f"{value:+.3g}" if abs(value) >= 1e-3 or value == 0 else f"{value:+.2e}"
 
 
@@ -18,4 +18,4 @@ def interval(difference) -> str:
     if difference.metric == "ln_ppl":
         return (f"×{math.exp(difference.estimate):.4f} "
                 f"[×{math.exp(difference.low):.4f}, ×{math.exp(difference.high):.4f}]")
-    return f"{_signed(difference.estimate)} [{_signed(difference.low)}, {_signed(difference.high)}]"
+    return f"{signed_number(difference.estimate)} [{signed_number(difference.low)}, {signed_number(difference.high)}]"

@@ -1,9 +1,11 @@
 """How a sweep's numbers read: changes as experiments show them (PPL as a ratio), signed sizes."""
+import math
+
 from django import template
-from django.template.defaultfilters import filesizeformat
 
 from leaderboard.domain.paired import PairedDifference
-from leaderboard.experiments.templatetags.experiment_tags import interval
+from leaderboard.experiments.templatetags.experiment_tags import interval, signed_number
+from leaderboard.frontiers.templatetags.frontier_tags import binary_size
 
 register = template.Library()
 
@@ -27,5 +29,12 @@ def shown_change(change, metric: str) -> str:
 
 
 @register.filter
-def filesizeformat_signed(n_bytes: int) -> str:
-    return ("−" if n_bytes < 0 else "+") + filesizeformat(abs(n_bytes))
+def signed_size(n_bytes: int) -> str:
+    return ("−" if n_bytes < 0 else "+") + binary_size(abs(n_bytes))
+
+
+@register.filter
+def predicted(combination) -> str:
+    """The summed single changes, read as the measured one beside it is ('+0.0154', or a PPL ratio '×1.012')."""
+    value = combination.predicted
+    return f"×{math.exp(value):.4f}" if combination.metric == "ln_ppl" else signed_number(value)
