@@ -11,6 +11,7 @@ start until the last demo run was final.
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -22,6 +23,9 @@ DB = os.environ.setdefault("LEADERBOARD_DB_NAME", "lb_demo_time")
 os.environ.setdefault("LEADERBOARD_BROKER_URL", "redis://127.0.0.1:6379/11")
 os.environ.setdefault("LEADERBOARD_CACHE_URL", "redis://127.0.0.1:6379/10")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leaderboard.settings")
+# make run's site script writes var/secret_key before it starts workers; this bench starts its own workers, so
+# on a machine that never ran `make run` they get a key of their own (DEBUG is off: Django refuses an empty one)
+os.environ.setdefault("LEADERBOARD_SECRET_KEY", secrets.token_urlsafe(50))
 PY = sys.executable
 
 
