@@ -41,9 +41,11 @@ from workers.engine.llamacpp.quantize import QuantizeError, run_quantize
 from workers.engine.teacher import TeacherError
 from workers.engine.llamacpp.system import build_info, hardware_info
 from workers.recipe_request import quantize_request
+from workers.sweep_quant import splice_variant, sweep_variant_of
 
 
 ARM_HEADER_ALLOWANCE = 64 * 2**20  # metadata beyond the tensors (a 262k-token vocabulary is a few MiB)
+SWEEP_FILES = 4  # a sweep variant, its parent and (mostly) two donors, each about the quant's size
 
 
 class UploadRefused(Exception):
@@ -250,11 +252,17 @@ def _pipeline(run: Run, token, beat: Heartbeat, out: Path, timings: dict) -> Non
         quant = out
         # the plan knows the file's exact size; llama.cpp would only say "iostream error" when the disk fills up
         expected_bytes = (recipe.plan or {}).get("file_bytes") or base_path.stat().st_size
-        _need_space(out.parent, expected_bytes, "the quantized file")
-        lines = run_quantize(base_path, out, quantize_request(recipe), dry_run=False, nthread=n_threads,
-                             progress=beat.set)
-        durably(services.run_append_log, run_id=run.pk, token=token,
-                text="\n".join(l for l in lines if "WARNING" in l or "size  =" in l))
+        variant = durably(sweep_variant_of, run)
+        # a sweep variant is spliced from its sweep's parent and donors, made once on this machine (a few files)
+        _need_space(out.parent, expected_bytes * (SWEEP_FILES if variant else 1), "the quantized file")
+        if variant is not None:
+            text = "\n".join(splice_variant(variant, base_path, out, base_sha256=base.sha256,
+                                            build_family=build["build_family"], nthread=n_threads, progress=beat.set))
+        else:
+            lines = run_quantize(base_path, out, quantize_request(recipe), dry_run=False, nthread=n_threads,
+                                 progress=beat.set)
+            text = "\n".join(l for l in lines if "WARNING" in l or "size  =" in l)
+        durably(services.run_append_log, run_id=run.pk, token=token, text=text)
     types, bpw = tensor_summary(quant)
     _phase(run.pk, token, beat, timings, run_states.QUANTIZING, t,
            output_sha256=sha256_of(quant), output_bytes=quant.stat().st_size, tensor_types=types,
@@ -271,7 +279,7 @@ def _pipeline(run: Run, token, beat: Heartbeat, out: Path, timings: dict) -> Non
     changes_runtime = runtime.changes_measurement(corpus.n_ctx)
     # the quant is loaded once: the measuring pass, the benchmarks and the health check make contexts on it
     with Weights(quant, n_gpu_layers) as loaded:
-        if settings.MEASURE_KLD_SPLIT and not changes_runtime:
+        if settings.MEASURE_KLD_SPLIT and run.with_kld_split and not changes_runtime:
             metrics, split = measure.kld_split(quant, teacher, corpus_path, work_dir=out.parent, n_threads=n_threads,
                                                n_gpu_layers=n_gpu_layers, progress=lambda f: beat.set(0.5 + f / 2),
                                                on_tokens=per_token.append, loaded=loaded)
