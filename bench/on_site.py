@@ -28,25 +28,36 @@ from workers.engine.packaged_bases import BASES, f16_base  # noqa: E402
 def gemma_and_corpus(label: str, n_chunks: int = 8):
     """(base model, corpus): the demo's Gemma 3 270M F16 base, and its text under a name of the bench's own
     (registering under the demo corpus's name would take its "default" flag away)."""
+    return base_and_corpus("gemma-3-270m", label, n_chunks)
+
+
+def base_and_corpus(key: str, label: str, n_chunks: int = 8):
+    """(base model, corpus) for one of the demo's packaged bases (workers/engine/packaged_bases.BASES)."""
     call_command("migrate", verbosity=0)
     name, text, note = demo.offline_corpus()
     corpus = corpus_register(name=f"{name} [{label}]", source=str(text), n_ctx=512, n_chunks=n_chunks, note=note)
     corpus.enabled = True
     corpus.save(update_fields=["enabled"])
-    packaged = BASES["gemma-3-270m"]
-    base = base_model_register(source=str(f16_base("gemma-3-270m", demo.DEMO_DIR)), name=packaged.name,
+    packaged = BASES[key]
+    base = base_model_register(source=str(f16_base(key, demo.DEMO_DIR)), name=packaged.name,
                                family=packaged.family, note=packaged.note)
     return base, corpus
 
 
 def work_off(run_ids: list[int], name: str) -> float:
     """Start one worker (both queues), wait until every run is final, stop it; the seconds it took."""
+    return work_until(lambda: not Run.objects.filter(pk__in=run_ids).exclude(state__in=["done", "failed"]).exists(),
+                      name)
+
+
+def work_until(finished, name: str) -> float:
+    """Start one worker (both queues), wait until finished() says so, stop it; the seconds it took."""
     started = time.monotonic()
     worker = subprocess.Popen([sys.executable, "-m", "celery", "-A", "workers", "worker", "-Q", "gpu,default",
                                "--pool", "solo", "-n", f"{name}-{os.getpid()}@%h", "--loglevel", "WARNING"],
                               cwd=REPO, start_new_session=True)
     try:
-        while Run.objects.filter(pk__in=run_ids).exclude(state__in=["done", "failed"]).exists():
+        while not finished():
             time.sleep(5)
     finally:
         os.killpg(worker.pid, signal.SIGTERM)

@@ -65,6 +65,8 @@ def test_it_defines_a_sweep_by_form_and_shows_each_variants_plan(client, alice, 
     _plan_all(sweep.pk)
     html = client.get(response.url).content.decode()
     assert "4 of 4 variant plans ready" in html and "q4_K → q2_K" in html and 'id="sweep-start"' in html
+    recipe_page = client.get(f"/recipes/{base.pk}/").content.decode()
+    assert f'href="/sweeps/new/?base_recipe={base.pk}"' in recipe_page and f"Sweep #{sweep.pk}</a> (planning)" in recipe_page
 
 
 def test_bad_fields_get_field_errors_and_nothing_is_saved(client, alice, base_model, corpus):
