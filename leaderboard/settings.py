@@ -182,6 +182,8 @@ SPECTACULAR_SETTINGS = {
 RUN_MAX_QUEUED_PER_USER = int(env("RUN_MAX_QUEUED_PER_USER", "5"))
 # a sweep queues one variant at a time, so it holds one of the user's queued places; this caps running sweeps
 SWEEP_MAX_RUNNING_PER_USER = int(env("SWEEP_MAX_RUNNING_PER_USER", "1"))
+# each defined sweep makes up to 256 recipes and plans: a cap on those not yet finished
+SWEEP_MAX_UNFINISHED_PER_USER = int(env("SWEEP_MAX_UNFINISHED_PER_USER", "5"))
 
 # Experiments (leaderboard/experiments): the technique vocabulary, and the bounds of one experiment's runs.
 EXPERIMENT_TAGS = ["GPTQ family", "AWQ", "lattice", "trellis", "product VQ", "finetune recovery", "Hadamard rotation",

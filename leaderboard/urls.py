@@ -37,6 +37,7 @@ urlpatterns = [
     path("sweeps/<int:pk>/", sweep_views.sweep_detail, name="sweep_detail"),
     path("sweeps/<int:pk>/start/", sweep_views.sweep_start, name="sweep_start"),
     path("sweeps/<int:pk>/stop/", sweep_views.sweep_stop, name="sweep_stop"),
+    path("sweeps/<int:pk>/retry/", sweep_views.sweep_retry, name="sweep_retry"),
     path("sweeps/<int:pk>/combine/", sweep_views.sweep_combine, name="sweep_combine"),
     path("experiments/", experiment_views.experiment_board, name="experiment_board"),
     path("experiments/new/", experiment_views.experiment_new, name="experiment_new"),

@@ -41,7 +41,7 @@ from workers.engine.llamacpp.quantize import QuantizeError, run_quantize
 from workers.engine.teacher import TeacherError
 from workers.engine.llamacpp.system import build_info, hardware_info
 from workers.recipe_request import quantize_request
-from workers.sweep_quant import splice_variant, sweep_variant_of
+from workers.sweep_quant import remove_finished_sweeps_files, splice_variant, sweep_variant_of
 
 
 ARM_HEADER_ALLOWANCE = 64 * 2**20  # metadata beyond the tensors (a 262k-token vocabulary is a few MiB)
@@ -197,7 +197,9 @@ OUTPUT_PREFIX = "run-"
 
 def _remove_orphaned_outputs(work_dir: Path) -> None:
     """Delete quant files of attempts that were killed on this machine (their `finally` never ran): every
-    run-<id>-<token>.gguf whose run no attempt with that token still owns."""
+    run-<id>-<token>.gguf whose run no attempt with that token still owns; and the cached files of sweeps that
+    have ended."""
+    durably(remove_finished_sweeps_files, work_dir)
     for path in work_dir.glob(f"{OUTPUT_PREFIX}*-*.gguf"):
         run_id, _, token = path.stem[len(OUTPUT_PREFIX):].partition("-")
         if not (run_id.isdigit() and durably(services.run_is_owned, run_id=int(run_id), token=token)):

@@ -34,20 +34,21 @@ def _variant(row) -> dict:
             "changes": {k: d.to_dict() for k, d in row.changes.items()}, "note": row.note or None}
 
 
-def sweep_data(view: SweepView, *, detail: bool = True) -> dict:
-    s = view.sweep
-    done, total = view.progress
-    data = {"id": s.pk, "url": s.get_absolute_url(), "title": s.title, "state": s.state, "error": s.error or None,
+def _summary(s: Sweep, done: int, total: int) -> dict:
+    return {"id": s.pk, "url": s.get_absolute_url(), "title": s.title, "state": s.state, "error": s.error or None,
             "base_recipe": s.base_recipe_id, "base_model": s.base_recipe.base_model.name, "templates": s.templates,
             "type": s.type_name, "first_layer": s.first_layer, "last_layer": s.last_layer, "corpus": s.corpus.name,
-            "with_benchmarks": s.with_benchmarks, "progress": {"measured": done, "to_run": total},
+            "with_benchmarks": s.with_benchmarks, "progress": {"finished": done, "to_run": total},
             "base_run": s.base_run_id}
-    if detail:
-        data.update(
-            variants=[_variant(r) for r in view.rows], suggested_classes=view.suggestion,
-            combinations=[{"k": c.combination.k, "metric": c.combination.metric, "recipe_id": c.combination.recipe_id,
-                           "predicted": c.combination.predicted,
-                           "measured": c.measured.to_dict() if c.measured else None} for c in view.combinations])
+
+
+def sweep_data(view: SweepView) -> dict:
+    data = _summary(view.sweep, *view.progress)
+    data.update(
+        variants=[_variant(r) for r in view.rows], suggested_classes=view.suggestion,
+        combinations=[{"k": c.combination.k, "metric": c.combination.metric, "recipe_id": c.combination.recipe_id,
+                       "predicted": c.combination.predicted,
+                       "measured": c.measured.to_dict() if c.measured else None} for c in view.combinations])
     return data
 
 
@@ -56,8 +57,7 @@ class SweepListCreate(APIView):
 
     def get(self, request):
         sweeps = selectors.sweeps_of()[:200]
-        return Response({"count": len(sweeps),
-                         "results": [sweep_data(selectors.sweep_view(s), detail=False) for s in sweeps]})
+        return Response({"count": len(sweeps), "results": [_summary(s, s.finished, s.to_run) for s in sweeps]})
 
     def post(self, request):
         try:
@@ -65,8 +65,8 @@ class SweepListCreate(APIView):
             sweep = services.sweep_submit(user=request.user, submission=submission)
         except SubmissionInvalid as exc:
             raise ValidationError(exc.errors)
-        except NotReproducible as exc:
-            raise ValidationError({"base_recipe": [str(exc)]})
+        except services.TooManySweeps as exc:
+            raise Conflict(str(exc))
         return Response(sweep_data(selectors.sweep_view(sweep)), status=status.HTTP_201_CREATED,
                         headers={"Location": f"/api/sweeps/{sweep.pk}/"})
 
@@ -103,6 +103,13 @@ class SweepStart(_SweepAction):
 class SweepStop(_SweepAction):
     def act(self, request, sweep):
         services.sweep_stop(user=request.user, sweep_id=sweep.pk)
+
+
+class SweepRetry(_SweepAction):
+    """Queue again the variants whose run failed or was measured on another profile than the base run."""
+
+    def act(self, request, sweep):
+        services.sweep_retry_failed(user=request.user, sweep_id=sweep.pk)
 
 
 class SweepCombine(_SweepAction):

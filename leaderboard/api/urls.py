@@ -30,6 +30,7 @@ urlpatterns = [
     path("sweeps/<int:pk>/", sweeps.SweepDetail.as_view(), name="api_sweep"),
     path("sweeps/<int:pk>/start/", sweeps.SweepStart.as_view(), name="api_sweep_start"),
     path("sweeps/<int:pk>/stop/", sweeps.SweepStop.as_view(), name="api_sweep_stop"),
+    path("sweeps/<int:pk>/retry/", sweeps.SweepRetry.as_view(), name="api_sweep_retry"),
     path("sweeps/<int:pk>/combine/", sweeps.SweepCombine.as_view(), name="api_sweep_combine"),
     path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api_schema"), name="api_docs"),

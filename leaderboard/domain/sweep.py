@@ -113,9 +113,42 @@ def variant_rule(key: VariantKey, type_name: str) -> RecipeRule:
     return RecipeRule(pattern=re.escape(key.tensor_name), type_name=type_name, line=1)
 
 
-def with_rules_first(base: RecipeSpec, rules: Sequence[RecipeRule]) -> RecipeSpec:
-    """`rules` ahead of the base's (so they win), lines renumbered in order as an override file would have them."""
-    ordered = [*rules, *base.rules]
+PIN_PATTERN_CHARS = 200  # below recipe_format.MAX_PATTERN_CHARS, with room for the class name
+
+
+def pin_rules(base_plan: ResolvedPlan, keys: Iterable[VariantKey]) -> list[RecipeRule]:
+    """Rules that keep every other tensor of the changed tensors' classes at the type the base plan gives it.
+
+    An override skips llama.cpp's per-category layer counter (`++qs.i_ffn_down` and the like in
+    llama_tensor_get_type), so without pins the stock mix would type every later tensor of that class as if it
+    sat one layer earlier (on Gemma 3 270M over stock Q4_K_M, blk.0.ffn_down at Q2_K re-types ten other ffn_down
+    tensors): the variant would not be one tensor's change. Pinned to their base types, the variant's plan
+    differs from the base plan in its own tensors alone. One anchored rule per (class, type), layers alternated."""
+    keys = list(keys)
+    changed = {k.tensor_name for k in keys}
+    classes = {k.tensor_class for k in keys}
+    by_class_type: dict[tuple[str, str], list[int]] = {}
+    for t in base_plan.tensors:
+        block = _BLOCK.match(t.name)
+        if block and t.name not in changed and _BLOCK.sub("", t.name) in classes:
+            by_class_type.setdefault((_BLOCK.sub("", t.name), t.final_type), []).append(int(block.group(1)))
+    rules = []
+    for (cls, type_name), layers in sorted(by_class_type.items()):
+        group: list[str] = []
+        for layer in sorted(layers) + [None]:
+            if layer is None or len("|".join(group + [str(layer)])) > PIN_PATTERN_CHARS:
+                rules.append(RecipeRule(f"^blk\\.({'|'.join(group)})\\.{re.escape(cls)}$", type_name, 1))
+                group = []
+            if layer is not None:
+                group.append(str(layer))
+    return rules
+
+
+def variant_spec(base: RecipeSpec, base_plan: ResolvedPlan, keys: Sequence[VariantKey], type_name: str) -> RecipeSpec:
+    """The base recipe with `keys`' tensors at type_name, first (first match wins), then the pins that keep the
+    rest of their classes as the base plan has them, then the base's own rules; lines renumbered in order as an
+    override file would have them."""
+    ordered = [*(variant_rule(k, type_name) for k in keys), *pin_rules(base_plan, keys), *base.rules]
     return replace(base, rules=tuple(replace(r, line=i) for i, r in enumerate(ordered, start=1)), notices=())
 
 
@@ -172,10 +205,11 @@ class LayerChange:
         return self.low <= 0.0 <= self.high
 
 
-def most_tolerant(changes: Iterable[LayerChange], k: int) -> list[LayerChange]:
-    """The k variants that hurt least (smallest change; for a metric where lower is better, e.g. mean KLD or
-    ln PPL), ties by template then layer so the choice is the same every time."""
-    return sorted(changes, key=lambda c: (c.estimate, c.key.template, c.key.layer))[:k]
+def most_tolerant(changes: Iterable[LayerChange], k: int, *, higher_is_better: bool = False) -> list[LayerChange]:
+    """The k variants that hurt least: the smallest change (mean KLD, ln PPL), or the largest for a metric where
+    higher is better (same-top p); ties by template then layer, so the choice is the same every time."""
+    return sorted(changes, key=lambda c: (-c.estimate if higher_is_better else c.estimate, c.key.template,
+                                          c.key.layer))[:k]
 
 
 def predicted_change(changes: Iterable[LayerChange]) -> float:

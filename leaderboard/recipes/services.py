@@ -37,18 +37,30 @@ def recipe_submit(*, user, submission: RecipeSubmission) -> tuple[Recipe, bool]:
         submitter=user, claimed_metrics=submission.claimed_metrics, content_hash=digest,
         plan_warnings=[{"kind": "format", "line": n.line, "message": n.message, "tensors": []} for n in spec.notices],
     )
+    wrote_imatrix = False
     try:
         with transaction.atomic():
             if submission.imatrix_bytes:
-                recipe.imatrix.save(f"{submission.imatrix_sha256}.gguf", ContentFile(submission.imatrix_bytes), save=False)
+                wrote_imatrix = _attach_imatrix(recipe, submission)
             recipe.save()
             dispatch.enqueue(dispatch.PLAN_TASK, recipe.pk)
     except IntegrityError:
         # a concurrent identical submission won the unique content_hash; drop our copy of the upload
-        if recipe.imatrix:
+        if wrote_imatrix:
             recipe.imatrix.delete(save=False)
         return Recipe.objects.get(content_hash=digest), False
     return recipe, True
+
+
+def _attach_imatrix(recipe: Recipe, submission: RecipeSubmission) -> bool:
+    """Store the upload by its sha256, once: recipes with the same imatrix (a sweep's variants, all sharing their
+    base recipe's) point at one file. True when this call wrote the file."""
+    name = f"{Recipe.imatrix.field.upload_to}{submission.imatrix_sha256}.gguf"
+    if recipe.imatrix.storage.exists(name):
+        recipe.imatrix.name = name
+        return False
+    recipe.imatrix.save(f"{submission.imatrix_sha256}.gguf", ContentFile(submission.imatrix_bytes), save=False)
+    return True
 
 
 class NotAllowed(Exception):

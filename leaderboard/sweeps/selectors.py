@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from django.db.models import Count, Q
+
 from leaderboard.domain import paired, run_states
 from leaderboard.domain.paired import PairedDifference
 from leaderboard.domain.transfer import DepthPair, RankCorrelation, rank_correlation, relative_depth_pairs
@@ -21,6 +23,8 @@ METRICS = {
     "same_top_p": "Δ same-top p (points)",
 }
 DEFAULT_METRIC = "kld_mean"
+HIGHER_IS_BETTER = {"same_top_p"}
+MAX_DEPTH_COMPARISONS = 3  # the most recent other bases' sweeps a sweep page compares with
 
 
 def shown(metric: str, value: float) -> float:
@@ -78,6 +82,20 @@ class SweepView:
         return sum(r.run is not None and r.run.is_final for r in runnable), len(runnable)
 
     @property
+    def failed_count(self) -> int:
+        return sum(r.run is not None and r.run.state == run_states.FAILED for r in self.rows if not r.variant.skipped)
+
+    @property
+    def retryable(self) -> int:
+        """Variants sweep_retry_failed would queue again: a failed run, or one on another profile than the base."""
+        if self.sweep.state not in (Sweep.State.DONE, Sweep.State.FAILED, Sweep.State.STOPPED):
+            return 0
+        base = self.base_run.profile_id if self.base_run and self.base_run.state == run_states.DONE else None
+        return sum(r.run is not None and (r.run.state == run_states.FAILED or (
+            r.run.state == run_states.DONE and base is not None and r.run.profile_id != base))
+            for r in self.rows if not r.variant.skipped)
+
+    @property
     def planned(self) -> tuple[int, int]:
         return sum(r.plan != "pending" for r in self.rows), len(self.rows)
 
@@ -96,7 +114,9 @@ class SweepView:
                 for r in self.rows if (c := r.changes.get(metric)) is not None]
 
     def sorted_changes(self, metric: str = DEFAULT_METRIC) -> list[LayerChange]:
-        return most_tolerant(self.layer_changes(metric), len(self.rows))
+        """Most tolerant first: the smallest change, or for same-top p (higher is better) the largest."""
+        changes = self.layer_changes(metric)
+        return most_tolerant(changes, len(changes), higher_is_better=metric in HIGHER_IS_BETTER)
 
     def heat_map(self, metric: str = DEFAULT_METRIC):
         return heat_map(self.layer_changes(metric)) if len(self.sweep.templates) > 1 else None
@@ -147,13 +167,10 @@ def sweep_view(sweep: Sweep) -> SweepView:
 
 
 def combination_choice(view: SweepView, *, k: int, metric: str) -> tuple[list[SweepVariant], float]:
-    """The k measured variants that changed the metric least (lower is better for every metric but same-top
-    p, where the sign is turned), and their summed change: what sweep_combine is asked to make."""
-    sign = -1.0 if metric == "same_top_p" else 1.0
-    changes = [LayerChange(c.key, sign * c.estimate, sign * c.high, sign * c.low) for c in view.layer_changes(metric)]
-    chosen = most_tolerant(changes, k)
+    """The k most tolerant measured variants (sorted_changes) and their summed change: what sweep_combine makes."""
+    chosen = view.sorted_changes(metric)[:k]
     by_key = {r.variant.key: r.variant for r in view.rows}
-    return [by_key[c.key] for c in chosen], sign * predicted_change(chosen)
+    return [by_key[c.key] for c in chosen], predicted_change(chosen)
 
 
 @dataclass
@@ -177,15 +194,19 @@ def _profile(view: SweepView, tensor_class: str, metric: str) -> dict[int, float
 
 
 def depth_comparisons(view: SweepView, metric: str = DEFAULT_METRIC) -> list[DepthComparison]:
-    """Against every finished sweep on another base model that swept a tensor class of this one to the same type."""
+    """Against the most recent finished sweeps on other base models that swept a tensor class of this one to the
+    same type over a base recipe of the same file type (stock against stock)."""
     sweep = view.sweep
     classes = {k.tensor_class for k in (r.variant.key for r in view.rows)}
     layers = sweep.base_recipe.base_model.architecture.block_count
     out = []
-    others = (Sweep.objects.filter(state=Sweep.State.DONE, type_name=sweep.type_name)
-              .exclude(base_recipe__base_model=sweep.base_recipe.base_model)
+    base = sweep.base_recipe
+    others = (Sweep.objects.filter(state=Sweep.State.DONE, type_name=sweep.type_name, base_recipe__ftype=base.ftype)
+              .exclude(base_recipe__base_model=base.base_model)
               .select_related("base_recipe__base_model__architecture").order_by("-finished_at"))
-    for other in others:
+    # "the same sweep": the same type over the same base file type, both stock or both with rules of their own
+    others = [o for o in others[:MAX_DEPTH_COMPARISONS * 4] if bool(o.base_recipe.rules) == bool(base.rules)]
+    for other in others[:MAX_DEPTH_COMPARISONS]:
         other_view = sweep_view(other)
         for tensor_class in sorted(classes & {r.variant.key.tensor_class for r in other_view.rows}):
             mine, theirs = _profile(view, tensor_class, metric), _profile(other_view, tensor_class, metric)
@@ -203,7 +224,11 @@ def depth_comparisons(view: SweepView, metric: str = DEFAULT_METRIC) -> list[Dep
 
 
 def sweeps_of(user=None, base_model=None):
-    query = Sweep.objects.select_related("base_recipe__base_model", "submitter")
+    """Sweeps with their progress counted in the query (runnable variants, and those whose run is final)."""
+    runnable = Q(variants__skipped="")
+    query = Sweep.objects.select_related("base_recipe__base_model", "submitter", "corpus").annotate(
+        to_run=Count("variants", filter=runnable),
+        finished=Count("variants", filter=runnable & Q(variants__run__state__in=run_states.FINAL_STATES)))
     if user is not None:
         query = query.filter(submitter=user)
     if base_model is not None:

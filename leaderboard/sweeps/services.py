@@ -9,16 +9,18 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from leaderboard.domain import run_states
 from leaderboard.domain.plan import ResolvedPlan
 from leaderboard.domain.recipe_format import format_override_file
-from leaderboard.domain.sweep import variant_effect, variant_keys, variant_rule, with_rules_first
+from leaderboard.domain.sweep import variant_effect, variant_keys, variant_spec
 from leaderboard.recipes.models import Recipe, may_change
 from leaderboard.recipes.services import NotAllowed, recipe_submit
 from leaderboard.recipes.validation import RecipeSubmission
-from leaderboard.runs.services import NotReproducible, default_corpus, run_queue
+from leaderboard.runs.models import Run
+from leaderboard.runs.services import default_corpus, run_queue, run_request, run_withdraw
 from leaderboard.sweeps.models import Sweep, SweepCombination, SweepVariant
 from leaderboard.sweeps.selectors import combination_choice, sweep_view
 from leaderboard.sweeps.validation import SweepSubmission
@@ -32,12 +34,22 @@ class NotStartable(Exception):
     """The sweep cannot start yet, or any more (one sentence why)."""
 
 
-def _recipe_submission(base: Recipe, rules, *, title: str, description: str) -> RecipeSubmission:
-    spec = with_rules_first(base.spec(), rules)
+def _imatrix_bytes(base: Recipe) -> bytes | None:
+    if not base.imatrix:
+        return None
+    with base.imatrix.open("rb") as f:
+        return f.read()
+
+
+def _recipe_submission(base: Recipe, keys, type_name: str, *, title: str, description: str,
+                       imatrix_bytes: bytes | None) -> RecipeSubmission:
+    """A recipe over `base` with keys' tensors at type_name (domain/sweep.variant_spec), its imatrix shared (one
+    file: recipes store imatrices by sha256)."""
+    spec = variant_spec(base.spec(), base.resolved_plan, keys, type_name)
     return RecipeSubmission(
         base_model=base.base_model, ftype=base.ftype, spec=spec, source_text=format_override_file(spec.rules),
         title=title[:200], description=description, method=Recipe.Method.ABLATION, claimed_metrics={},
-        imatrix_bytes=base.imatrix.open("rb").read() if base.imatrix else None,
+        imatrix_bytes=imatrix_bytes,
         imatrix_sha256=base.imatrix_sha256, imatrix_tensors=list(base.imatrix_tensors))
 
 
@@ -45,8 +57,10 @@ def sweep_submit(*, user, submission: SweepSubmission) -> Sweep:
     """Save the sweep and one recipe per variant (an identical recipe that exists already is reused), all or
     nothing; each new recipe is planned by a worker, and the sweep page shows the plans before anything runs."""
     base, spec = submission.base_recipe, submission.spec
-    if not base.base_model.approved:
-        raise NotReproducible(f"base model {base.base_model.name} waits for a moderator's approval")
+    unfinished = Sweep.objects.filter(submitter=user, state__in=(Sweep.State.PLANNING, Sweep.State.RUNNING)).count()
+    if unfinished >= settings.SWEEP_MAX_UNFINISHED_PER_USER:
+        raise TooManySweeps(f"you have {unfinished} sweeps defined and not finished; run or stop one first")
+    imatrix = _imatrix_bytes(base)
     with transaction.atomic():
         sweep = Sweep.objects.create(
             base_recipe=base, templates=list(spec.templates), type_name=spec.type_name,
@@ -54,10 +68,12 @@ def sweep_submit(*, user, submission: SweepSubmission) -> Sweep:
             with_benchmarks=submission.with_benchmarks, title=submission.title, submitter=user)
         for position, key in enumerate(variant_keys(spec)):
             recipe, _ = recipe_submit(user=user, submission=_recipe_submission(
-                base, [variant_rule(key, spec.type_name)],
+                base, [key], spec.type_name,
                 title=f"#{base.pk} {base.ftype} with {key.tensor_name} at {spec.type_name}",
                 description=f"A variant of [sweep #{sweep.pk}]({sweep.get_absolute_url()}): recipe #{base.pk} with "
-                            f"`{key.tensor_name}` at {spec.type_name}, every other tensor as the base has it."))
+                            f"`{key.tensor_name}` at {spec.type_name}, every other tensor as the base has it (the "
+                            f"rest of its class pinned to the base plan's types: an override would otherwise shift "
+                            f"llama.cpp's layer counter).", imatrix_bytes=imatrix))
             SweepVariant.objects.create(sweep=sweep, position=position, template=key.template, layer=key.layer,
                                         recipe=recipe)
     return sweep
@@ -65,6 +81,8 @@ def sweep_submit(*, user, submission: SweepSubmission) -> Sweep:
 
 def _skip_reason(base_plan: ResolvedPlan, variant: SweepVariant) -> str:
     recipe = variant.recipe
+    if recipe.withdrawn:
+        return f"its recipe #{recipe.pk} was withdrawn"
     if recipe.plan_status == Recipe.PlanStatus.FAILED:
         return f"its plan failed: {recipe.plan_error}"
     effect = variant_effect(base_plan, recipe.resolved_plan)
@@ -75,14 +93,17 @@ def _skip_reason(base_plan: ResolvedPlan, variant: SweepVariant) -> str:
 
 
 def sweep_start(*, user, sweep_id: int) -> Sweep:
-    """Start a planned sweep: variants that change nothing (or whose plan failed) are skipped and say why."""
+    """Start a planned sweep, or resume a stopped one: variants that change nothing (or whose plan failed, or
+    whose recipe was withdrawn) are skipped and say why."""
     with transaction.atomic():
         sweep = Sweep.objects.select_for_update().select_related("base_recipe").get(pk=sweep_id)
         if not may_change(user, sweep.submitter_id):
             raise NotAllowed("only the sweep's submitter or a moderator can start it")
-        if sweep.state != Sweep.State.PLANNING:
+        if sweep.state not in (Sweep.State.PLANNING, Sweep.State.STOPPED):
             raise NotStartable(f"the sweep is {sweep.state}, not waiting to start")
         base = sweep.base_recipe
+        if base.withdrawn:
+            raise NotStartable(f"its base recipe #{base.pk} was withdrawn")
         if base.plan_status != Recipe.PlanStatus.READY:
             raise NotStartable(f"the base recipe's plan is {base.plan_status}; a sweep starts once it is ready")
         variants = list(sweep.variants.select_related("recipe"))
@@ -103,7 +124,8 @@ def sweep_start(*, user, sweep_id: int) -> Sweep:
 
 
 def sweep_stop(*, user, sweep_id: int) -> Sweep:
-    """Queue no more of its variants; the run already queued or running finishes as any run does."""
+    """Queue no more of its variants, and take back the one waiting for a worker (it is queued again on resume);
+    a run a worker has started finishes as any run does."""
     with transaction.atomic():
         sweep = Sweep.objects.select_for_update().get(pk=sweep_id)
         if not may_change(user, sweep.submitter_id):
@@ -111,7 +133,44 @@ def sweep_stop(*, user, sweep_id: int) -> Sweep:
         if sweep.state in (Sweep.State.PLANNING, Sweep.State.RUNNING):
             sweep.state, sweep.finished_at = Sweep.State.STOPPED, timezone.now()
             sweep.save(update_fields=["state", "finished_at"])
+            waiting = list(Run.objects.filter(pk__in=_run_ids(sweep), state=run_states.QUEUED)
+                           .values_list("pk", flat=True))
+            SweepVariant.objects.filter(sweep=sweep, run_id__in=waiting).update(run=None)
+            if sweep.base_run_id in waiting:
+                sweep.base_run = None
+                sweep.save(update_fields=["base_run"])
+            for run_id in waiting:
+                run_withdraw(run_id=run_id, reason="its sweep was stopped before a worker took it")
     return sweep
+
+
+def sweep_retry_failed(*, user, sweep_id: int) -> Sweep:
+    """Queue the variants whose run failed (or was measured on another profile than the base run) again, one at a
+    time like the rest; a sweep whose base run failed starts over from the base run."""
+    with transaction.atomic():
+        sweep = Sweep.objects.select_for_update(of=("self",)).select_related("base_run").get(pk=sweep_id)
+        if not may_change(user, sweep.submitter_id):
+            raise NotAllowed("only the sweep's submitter or a moderator can retry it")
+        if sweep.state not in (Sweep.State.DONE, Sweep.State.FAILED, Sweep.State.STOPPED):
+            raise NotStartable(f"the sweep is {sweep.state}: retry once it has finished or been stopped")
+        base = sweep.base_run
+        if base is not None and base.state == run_states.FAILED:
+            sweep.base_run = None
+        profile = base.profile_id if base is not None and base.state == run_states.DONE else None
+        retried = SweepVariant.objects.filter(sweep=sweep, skipped="").filter(
+            Q(run__state=run_states.FAILED) | (Q(run__state=run_states.DONE) & ~Q(run__profile_id=profile))
+            if profile else Q(run__isnull=False)).update(run=None)
+        if not retried and sweep.base_run is not None:
+            raise NotStartable("no variant of this sweep failed or was measured on another profile")
+        sweep.state, sweep.error, sweep.finished_at = Sweep.State.RUNNING, "", None
+        sweep.save(update_fields=["state", "error", "finished_at", "base_run"])
+    sweep_advance(sweep_id=sweep_id)
+    return sweep
+
+
+def _run_ids(sweep: Sweep) -> list[int]:
+    return [*SweepVariant.objects.filter(sweep=sweep).exclude(run=None).values_list("run_id", flat=True),
+            *([sweep.base_run_id] if sweep.base_run_id else [])]
 
 
 def sweep_advance(*, sweep_id: int) -> str:
@@ -121,9 +180,19 @@ def sweep_advance(*, sweep_id: int) -> str:
         sweep = Sweep.objects.select_for_update().select_related("base_recipe").get(pk=sweep_id)
         if sweep.state != Sweep.State.RUNNING:
             return sweep.state
-        variants = list(sweep.variants.select_related("run").order_by("position"))
+        variants = list(sweep.variants.select_related("run", "recipe").order_by("position"))
         runs = [r for r in [sweep.base_run, *(v.run for v in variants)] if r is not None]
         if any(r.state not in run_states.FINAL_STATES for r in runs):
+            return sweep.state
+        if sweep.base_recipe.withdrawn:
+            sweep.state, sweep.finished_at = Sweep.State.FAILED, timezone.now()
+            sweep.error = f"its base recipe #{sweep.base_recipe_id} was withdrawn"
+            sweep.save(update_fields=["state", "finished_at", "error"])
+            return sweep.state
+        # the sweep's run takes one of its submitter's queued places: with none free it waits (the housekeeping
+        # beat advances it again once one of the user's runs has started)
+        if Run.objects.filter(requested_by=sweep.submitter, state=run_states.QUEUED).count() \
+                >= settings.RUN_MAX_QUEUED_PER_USER:
             return sweep.state
         queue = dict(corpus=sweep.corpus, user=sweep.submitter, with_benchmarks=sweep.with_benchmarks,
                      with_kld_split=False)
@@ -136,6 +205,10 @@ def sweep_advance(*, sweep_id: int) -> str:
             sweep.error = f"the base recipe's run {sweep.base_run.pk} failed, so no variant can be compared with it"
             sweep.save(update_fields=["state", "finished_at", "error"])
             return sweep.state
+        for v in variants:
+            if v.run is None and not v.skipped and v.recipe.withdrawn:
+                v.skipped = f"its recipe #{v.recipe_id} was withdrawn"
+                v.save(update_fields=["skipped"])
         pending = next((v for v in variants if v.run is None and not v.skipped), None)
         if pending is not None:
             pending.run = run_queue(recipe=pending.recipe, **queue)
@@ -169,6 +242,8 @@ def sweep_combine(*, user, sweep_id: int, k: int, metric: str) -> SweepCombinati
     (the same one again for the same k and metric), queued for a reproduction like any other; with the change
     the single variants predict (their sum) to set beside the measured one."""
     sweep = Sweep.objects.select_related("base_recipe").get(pk=sweep_id)
+    if not may_change(user, sweep.submitter_id):
+        raise NotAllowed("only the sweep's submitter or a moderator can combine its variants")
     existing = SweepCombination.objects.filter(sweep=sweep, k=k, metric=metric).first()
     if existing is not None:
         return existing
@@ -178,14 +253,19 @@ def sweep_combine(*, user, sweep_id: int, k: int, metric: str) -> SweepCombinati
     names = ", ".join(v.key.tensor_name for v in chosen)
     with transaction.atomic():
         recipe, _ = recipe_submit(user=user, submission=_recipe_submission(
-            sweep.base_recipe, [variant_rule(v.key, sweep.type_name) for v in chosen],
+            sweep.base_recipe, [v.key for v in chosen], sweep.type_name,
             title=f"#{sweep.base_recipe.pk} {sweep.base_recipe.ftype} with the {k} most tolerant "
                   f"{'/'.join(sorted({v.key.tensor_class for v in chosen}))} at {sweep.type_name}",
             description=f"The {k} variants of [sweep #{sweep.pk}]({sweep.get_absolute_url()}) that changed "
                         f"{metric} least, together: {names}. Predicted change (sum of the single ones): "
-                        f"{predicted:+.6g}."))
+                        f"{predicted:+.6g}.", imatrix_bytes=_imatrix_bytes(sweep.base_recipe)))
+        # the sweep's row lock: a second identical request waits here and then finds this combination
+        Sweep.objects.select_for_update().get(pk=sweep.pk)
+        existing = SweepCombination.objects.filter(sweep=sweep, k=k, metric=metric).first()
+        if existing is not None:
+            return existing
         combination = SweepCombination.objects.create(sweep=sweep, k=k, metric=metric, predicted=predicted,
                                                       recipe=recipe)
         combination.variants.set(chosen)
-        run_queue(recipe=recipe, corpus=sweep.corpus, user=user, with_benchmarks=sweep.with_benchmarks)
+        run_request(recipe=recipe, user=user, corpus=sweep.corpus)
     return combination

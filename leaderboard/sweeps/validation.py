@@ -31,6 +31,10 @@ def clean_sweep(data) -> SweepSubmission:
         errors["base_recipe"] = [f"no recipe #{ref}"]
     elif recipe.withdrawn:
         errors["base_recipe"] = [f"recipe #{ref} was withdrawn"]
+    elif recipe.plan_status != Recipe.PlanStatus.READY:
+        errors["base_recipe"] = [f"recipe #{ref}'s plan is {recipe.plan_status}: a sweep starts from a planned recipe"]
+    elif not recipe.base_model.approved:
+        errors["base_recipe"] = [f"base model {recipe.base_model.name} waits for a moderator's approval"]
     elif recipe.imatrix and not recipe.imatrix.storage.exists(recipe.imatrix.name):
         errors["base_recipe"] = [f"recipe #{ref}'s imatrix file is missing on the site"]
 

@@ -23,8 +23,8 @@ def sweep_new(request):
         try:
             sweep = services.sweep_submit(user=request.user, submission=form.submission)
             return redirect(sweep.get_absolute_url())
-        except NotReproducible as exc:
-            form.add_error("base_recipe", str(exc))
+        except services.TooManySweeps as exc:
+            form.add_error(None, str(exc))
     return render(request, "sweeps/new.html", {"form": form}, status=400 if request.method == "POST" else 200)
 
 
@@ -67,6 +67,12 @@ def sweep_start(request, pk: int):
 @require_POST
 def sweep_stop(request, pk: int):
     return _act(request, pk, lambda: services.sweep_stop(user=request.user, sweep_id=pk))
+
+
+@login_required
+@require_POST
+def sweep_retry(request, pk: int):
+    return _act(request, pk, lambda: services.sweep_retry_failed(user=request.user, sweep_id=pk))
 
 
 @login_required

@@ -1,4 +1,6 @@
 """Sweep variants: expansion, rules, what a variant's plan changes, and ranking and combining measured changes."""
+import re
+
 import pytest
 from hypothesis import given, strategies as st
 
@@ -6,7 +8,7 @@ from leaderboard.domain.plan import ResolvedPlan, TensorPlan
 from leaderboard.domain.recipe_format import RecipeRule, RecipeSpec, parse_recipe
 from leaderboard.domain.sweep import (
     LayerChange, SweepSpecError, VariantKey, classes_taking_type, heat_map, most_tolerant, parse_sweep_spec,
-    predicted_change, variant_effect, variant_keys, variant_rule, with_rules_first)
+    predicted_change, variant_effect, variant_keys, variant_rule, variant_spec)
 
 NAMES = [f"blk.{i}.{t}.weight" for i in range(18) for t in ("ffn_down", "ffn_gate", "attn_q")] + ["token_embd.weight"]
 
@@ -58,13 +60,28 @@ def test_the_variant_rule_matches_its_tensor_alone_and_comes_first():
     rule = variant_rule(key, "q2_K")
     # the escaped name round-trips through the recipe parser (llama-quantize's semantics, re2-checked)
     assert parse_recipe(f"{rule.pattern}={rule.type_name}").rules[0].pattern == rule.pattern
-    import re
     assert [n for n in NAMES if re.search(rule.pattern, n)] == ["blk.1.ffn_down.weight"]
-    base = RecipeSpec(rules=(RecipeRule("ffn_down", "q6_K", 4),), output_tensor_type="q8_0")
-    spec = with_rules_first(base, [rule])
+
+
+def test_the_rest_of_the_class_is_pinned_to_its_base_types_so_the_layer_counter_cannot_shift_them():
+    types = {0: "q4_K", 1: "q4_K", 2: "q6_K", 3: "q4_K", 4: "q4_K", 5: "q6_K"}
+    plan = ResolvedPlan(tensors=tuple(TensorPlan(f"blk.{i}.ffn_down.weight", (2048, 640), "f16", t)
+                                      for i, t in types.items()) + (
+        TensorPlan("blk.0.ffn_gate.weight", (640, 2048), "f16", "q5_0"),), file_bytes=0)
+    base = RecipeSpec(rules=(RecipeRule("attn_v", "q8_0", 4),), output_tensor_type="q8_0")
+    spec = variant_spec(base, plan, [VariantKey("blk.{layer}.ffn_down.weight", 1)], "q2_K")
     assert [(r.pattern, r.type_name, r.line) for r in spec.rules] == [
-        (r"blk\.1\.ffn_down\.weight", "q2_K", 1), ("ffn_down", "q6_K", 2)]
+        (r"blk\.1\.ffn_down\.weight", "q2_K", 1),
+        (r"^blk\.(0|3|4)\.ffn_down\.weight$", "q4_K", 2),
+        (r"^blk\.(2|5)\.ffn_down\.weight$", "q6_K", 3),
+        ("attn_v", "q8_0", 4)]
     assert spec.output_tensor_type == "q8_0"
+    text = "\n".join(f"{r.pattern}={r.type_name}" for r in spec.rules)
+    assert [r.pattern for r in parse_recipe(text).rules] == [r.pattern for r in spec.rules]
+    # first match wins: every ffn_down tensor gets exactly the type the variant means
+    resolved = {n: next(r.type_name for r in spec.rules if re.search(r.pattern, n)) for n in
+                (f"blk.{i}.ffn_down.weight" for i in types)}
+    assert resolved == {**{f"blk.{i}.ffn_down.weight": t for i, t in types.items()}, "blk.1.ffn_down.weight": "q2_K"}
 
 
 def _plan(types: dict[str, tuple[str, str | None]], width=640) -> ResolvedPlan:
@@ -102,6 +119,8 @@ def test_most_tolerant_ranks_by_change_and_the_prediction_adds_them():
     assert [c.key.layer for c in chosen] == [1, 2]
     assert predicted_change(chosen) == pytest.approx(-0.001)
     assert chosen[0].indistinguishable and not changes[0].indistinguishable
+    # for same-top p a larger change is the better one
+    assert [c.key.layer for c in most_tolerant(changes, 2, higher_is_better=True)] == [0, 3]
 
 
 def test_the_heat_map_is_layer_by_class_with_gaps():

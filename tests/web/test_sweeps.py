@@ -60,7 +60,10 @@ def test_it_defines_a_sweep_by_form_and_shows_each_variants_plan(client, alice, 
     assert sweep.state == "planning" and sweep.variants.count() == 4
     assert all(v.recipe.method == "ablation" and v.recipe.base_model == base_model for v in sweep.variants.all())
     first = sweep.variants.get(layer=0).recipe
-    assert [(r["pattern"], r["type"]) for r in first.rules] == [(r"blk\.0\.ffn_down\.weight", "q2_K")]
+    # its own tensor first, then the rest of ffn_down pinned to the base plan's types (the layer counter)
+    assert (first.rules[0]["pattern"], first.rules[0]["type"]) == (r"blk\.0\.ffn_down\.weight", "q2_K")
+    assert all(r["pattern"].startswith("^blk\\.(") and r["pattern"].endswith(r"\.ffn_down\.weight$")
+               for r in first.rules[1:])
     assert "0 of 4 variant plans ready" in client.get(response.url).content.decode()
     _plan_all(sweep.pk)
     html = client.get(response.url).content.decode()
@@ -94,8 +97,11 @@ def test_a_sweep_runs_the_base_then_one_variant_at_a_time_and_draws_paired_chang
     refused = _api(alice).post(f"/api/sweeps/{pk}/start/")
     assert refused.status_code == 409 and "still being planned" in refused.json()["detail"]
     _plan_all(pk)
+    planned = _api(alice).get(f"/api/sweeps/{pk}/").json()["variants"]
+    # pinned: each variant's plan differs from the base plan in its own tensor alone
+    assert [[c[0] for c in v["type_changes"]] for v in planned] == [[v["tensor"]] for v in planned]
     started = _api(alice).post(f"/api/sweeps/{pk}/start/").json()
-    assert started["state"] == "running" and started["progress"] == {"measured": 0, "to_run": 3}
+    assert started["state"] == "running" and started["progress"] == {"finished": 0, "to_run": 3}
     sweep = Sweep.objects.get(pk=pk)
     # one queued run at a time: the sweep holds one of alice's queued places, never the whole queue
     assert Run.objects.filter(requested_by=alice, state=run_states.QUEUED).count() == 1
@@ -105,7 +111,7 @@ def test_a_sweep_runs_the_base_then_one_variant_at_a_time_and_draws_paired_chang
         assert queued.recipe_id == sweep.variants.get(layer=layer).recipe_id
         _finish(queued, kld, seed=0 if layer == 1 else layer + 10)
     data = _api(alice).get(f"/api/sweeps/{pk}/").json()
-    assert data["state"] == "done" and data["progress"] == {"measured": 3, "to_run": 3}
+    assert data["state"] == "done" and data["progress"] == {"finished": 3, "to_run": 3}
     changes = {v["layer"]: v["changes"]["kld_mean"] for v in data["variants"]}
     assert changes[0]["estimate"] > 0.02 and not changes[0]["indistinguishable"]
     assert changes[0]["low"] < changes[0]["estimate"] < changes[0]["high"]
@@ -119,7 +125,8 @@ def test_a_sweep_runs_the_base_then_one_variant_at_a_time_and_draws_paired_chang
     combination = sweep.combinations.get()
     assert sorted(v.layer for v in combination.variants.all()) == [1, 2]
     assert combination.predicted == pytest.approx(changes[1]["estimate"] + changes[2]["estimate"])
-    assert [r["pattern"] for r in combination.recipe.rules] == [r"blk\.1\.ffn_down\.weight", r"blk\.2\.ffn_down\.weight"]
+    assert [r["pattern"] for r in combination.recipe.rules[:2]] == [r"blk\.1\.ffn_down\.weight",
+                                                                     r"blk\.2\.ffn_down\.weight"]
     assert combination.recipe.runs.filter(state=run_states.QUEUED).count() == 1
     assert "predicted against measured" in client.get(f"/sweeps/{pk}/").content.decode()
 
@@ -184,3 +191,56 @@ def test_two_bases_profiles_share_a_relative_depth_axis_with_their_rank_correlat
     html = client.get(f"/sweeps/{deep}/").content.decode()
     assert "Does it transfer by proportional depth?" in html and 'id="sweep-depth-1-figure"' in html
     assert "Spearman ρ = 1.00" in html and "6 layer pairs" in html
+
+
+@override_settings(RUN_MAX_QUEUED_PER_USER=2)
+def test_a_sweep_waits_for_a_free_queued_place_stops_resumes_and_retries(alice, bob, base_model, corpus):
+    from leaderboard.housekeeping import requeue_stalled_work
+    from leaderboard.recipes.services import recipe_withdraw
+
+    base = _base_recipe(alice, base_model)
+    pk = _api(alice).post("/api/sweeps/", {"base_recipe": base.pk, "templates": "blk.{layer}.ffn_down.weight",
+                                           "type": "q2_K", "first_layer": 0, "last_layer": 2}, format="json").json()["id"]
+    _plan_all(pk)
+    others = [finished_runs.recipe(alice, base_model, f"other {i}") for i in range(2)]
+    held = [Run.objects.create(recipe=r, corpus=corpus, requested_by=alice) for r in others]
+    _api(alice).post(f"/api/sweeps/{pk}/start/")
+    sweep = Sweep.objects.get(pk=pk)
+    assert sweep.state == "running" and sweep.base_run is None  # alice's two queued places are taken
+    Run.objects.filter(pk=held[0].pk).update(state=run_states.FETCHING)
+    requeue_stalled_work()  # the beat advances it once a place is free
+    sweep.refresh_from_db()
+    assert sweep.base_run is not None and sweep.base_run.state == run_states.QUEUED
+    Run.objects.filter(pk=held[1].pk).update(state=run_states.DONE)
+
+    # stop takes the waiting run back; resume queues it again
+    stopped = _api(alice).post(f"/api/sweeps/{pk}/stop/").json()
+    assert stopped["state"] == "stopped" and stopped["base_run"] is None
+    assert Run.objects.get(pk=sweep.base_run_id).error == "its sweep was stopped before a worker took it"
+    assert _api(bob).post(f"/api/sweeps/{pk}/start/").status_code == 403
+    assert _api(alice).post(f"/api/sweeps/{pk}/start/").json()["state"] == "running"
+    sweep.refresh_from_db()
+    _finish(sweep.base_run, 0.01, seed=0)
+
+    # a withdrawn variant recipe is skipped and says so; a failed variant can be run again
+    recipe_withdraw(user=alice, recipe_id=sweep.variants.get(layer=2).recipe_id, reason="not wanted")
+    first = Run.objects.get(requested_by=alice, state=run_states.QUEUED)
+    Run.objects.filter(pk=first.pk).update(state=run_states.FAILED, error="worker lost")
+    services.sweep_advance_after_run(run_id=first.pk)
+    _finish(Run.objects.get(requested_by=alice, state=run_states.QUEUED), 0.02, seed=5)
+    sweep.refresh_from_db()
+    assert sweep.state == "done" and sweep.variants.get(layer=2).skipped.startswith("its recipe")
+    assert _api(bob).post(f"/api/sweeps/{pk}/retry/").status_code == 403
+    assert _api(alice).post(f"/api/sweeps/{pk}/retry/").json()["state"] == "running"
+    again = Run.objects.get(requested_by=alice, state=run_states.QUEUED)
+    assert again.recipe_id == sweep.variants.get(layer=0).recipe_id
+    _finish(again, 0.03, seed=6)
+    data = _api(alice).get(f"/api/sweeps/{pk}/").json()
+    assert data["state"] == "done" and data["progress"] == {"finished": 2, "to_run": 2}
+    assert all(v["changes"] for v in data["variants"] if not v["skipped"])
+
+    # only the owner or a moderator combines, and a second identical request returns the same combination
+    assert _api(bob).post(f"/api/sweeps/{pk}/combine/", {"k": 1}, format="json").status_code == 403
+    for _ in range(2):
+        assert _api(alice).post(f"/api/sweeps/{pk}/combine/", {"k": 1}, format="json").status_code == 200
+    assert sweep.combinations.count() == 1

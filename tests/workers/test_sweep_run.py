@@ -37,7 +37,7 @@ def test_a_sweep_runs_on_a_worker_with_spliced_variant_files(celery_worker, alic
     sweep = wait_for(lambda: _state(pk, "done", "failed"), timeout=240)
     assert sweep.state == "done", sweep.error
     data = api.get(f"/api/sweeps/{pk}/").json()
-    assert data["progress"] == {"measured": 3, "to_run": 3}
+    assert data["progress"] == {"finished": 3, "to_run": 3}
     source = Path(base_model.source)
     for v in sweep.variants.select_related("run", "recipe"):
         assert v.run.state == "done", v.run.error
