@@ -39,7 +39,7 @@ services:
 browser:
 	@test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
-# Native llama-perplexity/llama-quantize from the same llama.cpp source, for the agreement test and benches
+# Native llama-perplexity/llama-quantize/llama-imatrix from the same llama.cpp source, for the agreement tests and benches
 # (built once into var/bench-cache/, about 3 minutes on 2 cores).
 native-tools: $(STAMP)
 	$(PY) bench/common.py build

@@ -1,7 +1,7 @@
 """Shared helpers for the benchmark scripts in bench/.
 
-- build native ``llama-perplexity`` / ``llama-quantize`` from the llama-cpp-python sdist that matches the
-  installed version, into ``var/bench-cache/llama.cpp-<version>/bin/`` (reused when present);
+- build native ``llama-perplexity`` / ``llama-quantize`` / ``llama-imatrix`` from the llama-cpp-python sdist that
+  matches the installed version, into ``var/bench-cache/llama.cpp-<version>/bin/`` (reused when present);
 - prepare Gemma 3 270M (F16 base + the benchmark quants) in ``var/bench-cache/models/``;
 - run ``llama-perplexity`` and parse the statistics it prints.
 """
@@ -40,7 +40,7 @@ N_GPU_LAYERS = int(os.environ.get("BENCH_GPU_LAYERS", "0"))
 GPU_ARGS = ("-ngl", str(N_GPU_LAYERS)) if N_GPU_LAYERS else ()
 CUDA_FLAGS = ("-DGGML_CUDA=ON", f"-DCMAKE_CUDA_ARCHITECTURES={os.environ.get('BENCH_CUDA_ARCHITECTURES', 'native')}")
 
-NATIVE_TARGETS = ("llama-perplexity", "llama-quantize")
+NATIVE_TARGETS = ("llama-perplexity", "llama-quantize", "llama-imatrix")
 CMAKE_FLAGS = (
     "-DCMAKE_BUILD_TYPE=Release",
     "-DBUILD_SHARED_LIBS=OFF",  # self-contained binaries, nothing to find at run time
@@ -151,7 +151,7 @@ def _fetch_sdist_source(version: str, dest: Path) -> Path:
 
 
 def ensure_native_build(version: str | None = None, jobs: int = 2, cflags: str | None = None) -> Path:
-    """Build llama-perplexity and llama-quantize once (with CUDA when N_GPU_LAYERS); return their bin/ folder."""
+    """Build the NATIVE_TARGETS once (with CUDA when N_GPU_LAYERS); return their bin/ folder."""
     version = version or llama_cpp_python_version()
     dest = native_dir(version, cflags)
     bin_dir = dest / "bin"
