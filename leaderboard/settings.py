@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "leaderboard.benchmarks",
     "leaderboard.predictors",
     "leaderboard.sweeps",
+    "leaderboard.allocators",
     "leaderboard",  # reports the environment's unknown and missing settings at start (leaderboard/apps.py)
 ]
 

@@ -4,19 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from leaderboard.domain.recipe_format import imatrix_file_name
-from leaderboard.files.gguf_meta import Imatrix, read_imatrix
+from leaderboard.files.gguf_meta import imatrix_metadata, read_imatrix
 from workers.engine.llamacpp.quantize import QuantizeRequest
 
-
-def imatrix_metadata(imatrix: Imatrix, file_name: str) -> tuple[tuple[str, str | int], ...]:
-    """The key/values llama-quantize writes when given --imatrix (quantize.cpp, in this order)."""
-    metadata: list[tuple[str, str | int]] = [("quantize.imatrix.file", file_name)]
-    if imatrix.datasets:
-        metadata.append(("quantize.imatrix.dataset", imatrix.datasets[0]))
-    metadata.append(("quantize.imatrix.entries_count", len(imatrix.entries)))
-    if imatrix.chunk_count > 0:
-        metadata.append(("quantize.imatrix.chunks_count", imatrix.chunk_count))
-    return tuple(metadata)
+__all__ = ["imatrix_metadata", "quantize_request"]
 
 
 def quantize_request(recipe) -> QuantizeRequest:

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.authtoken.views import obtain_auth_token
 
@@ -32,6 +32,7 @@ urlpatterns = [
     path("sweeps/<int:pk>/stop/", sweeps.SweepStop.as_view(), name="api_sweep_stop"),
     path("sweeps/<int:pk>/retry/", sweeps.SweepRetry.as_view(), name="api_sweep_retry"),
     path("sweeps/<int:pk>/combine/", sweeps.SweepCombine.as_view(), name="api_sweep_combine"),
+    path("allocations/", include("leaderboard.api.allocations")),
     path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api_schema"), name="api_docs"),
 ]

@@ -122,3 +122,15 @@ def read_imatrix(path: Path) -> Imatrix:
     datasets = _value(reader, "imatrix.datasets") or []
     return Imatrix(entries=result, datasets=tuple(datasets if isinstance(datasets, list) else [datasets]),
                    chunk_count=int(_value(reader, "imatrix.chunk_count", 0) or 0))
+
+
+def imatrix_metadata(imatrix: Imatrix, file_name: str) -> tuple[tuple[str, str | int], ...]:
+    """The key/values llama-quantize writes when given --imatrix (quantize.cpp, in this order). Here, not in
+    the workers, because the allocators price a file's header on the web side with the same key/values."""
+    metadata: list[tuple[str, str | int]] = [("quantize.imatrix.file", file_name)]
+    if imatrix.datasets:
+        metadata.append(("quantize.imatrix.dataset", imatrix.datasets[0]))
+    metadata.append(("quantize.imatrix.entries_count", len(imatrix.entries)))
+    if imatrix.chunk_count > 0:
+        metadata.append(("quantize.imatrix.chunks_count", imatrix.chunk_count))
+    return tuple(metadata)

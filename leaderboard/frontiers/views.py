@@ -5,6 +5,7 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 
+from leaderboard.allocators import selectors as allocator_selectors
 from leaderboard.basemodels.models import Architecture, BaseModel
 from leaderboard.frontiers import charts, selectors
 from leaderboard.frontiers.filters import RecipeFilter
@@ -50,6 +51,7 @@ def base_model_detail(request, pk: int):
     scope = _scope("model", pk)
     context = _context(request, scope)
     context["model"] = scope.base_model
+    context["versus_stock"] = allocator_selectors.versus_stock(scope.base_model, context["query"].result.profile)
     return render(request, "frontiers/base_model.html", context, status=400 if context["query"].errors else 200)
 
 
