@@ -12,7 +12,7 @@ How it is computed — chosen by measurement. Two ways give llama-imatrix's numb
       collector does (workers/engine/llamacpp/imatrix_collect.py), and this module's GGUF writer;
   (b) the native llama-imatrix, built from the same vendored source, run as a subprocess.
 Gemma 3 270M F16, 8 chunks × 512 tokens of WikiText-2 test (its last 60,000 bytes), 2 threads, on the
-2-core AMD Zen 4 development machine (wall time, model load and tokenizing included, bench/imatrix_speed.py):
+2-core Intel Xeon (AMX, built without it) of 2026-12-03, with other work on both cores (wall time, model load and tokenizing included, bench/imatrix_speed.py):
   (a) 17.4–17.7 s,   (b) 17.1 s (`llama-imatrix -c 512 --chunks 8 -t 2 --no-ppl`).
 Both spend their time in the same llama_decode calls (every token's logits are computed, as llama-imatrix
 asks for them; the collector's numpy sums cost about as much as imatrix.cpp's loop). (a)'s file is byte for
