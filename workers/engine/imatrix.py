@@ -12,10 +12,16 @@ How it is computed — chosen by measurement. Two ways give llama-imatrix's numb
       collector does (workers/engine/llamacpp/imatrix_collect.py), and this module's GGUF writer;
   (b) the native llama-imatrix, built from the same vendored source, run as a subprocess.
 Gemma 3 270M F16, 8 chunks × 512 tokens of WikiText-2 test (its last 60,000 bytes), 2 threads, on the
-2-core Intel Xeon (AMX, built without it) of 2026-12-03, with other work on both cores (wall time, model load and tokenizing included, bench/imatrix_speed.py):
-  (a) 17.4–17.7 s,   (b) 17.1 s (`llama-imatrix -c 512 --chunks 8 -t 2 --no-ppl`).
+2-core AMD Zen 4 development machine, whole processes timed (model load and tokenizing included;
+bench/imatrix_speed.py; `llama-imatrix -c 512 --chunks 8 -t 2 --no-ppl` for (b)):
+  idle machine, one run each:            (a) 17.7 s wall (17.4 s inside compute_imatrix)   (b) 17.1 s wall
+  other jobs running (load ≈ 5), three alternating runs each, medians:
+                                         (a) 48.0 s CPU, 67.3 s wall                      (b) 48.0 s CPU, 52.4 s wall
+  (the wall times then follow the other jobs: single runs ranged 48–93 s for both).
+On the tiny test model (width 256, 12 blocks; 81 chunks × 512, --process-output) (a) took 7.8 s, (b) 6.8 s:
+the Python callback asked about every graph node weighs more when the matmuls are small.
 Both spend their time in the same llama_decode calls (every token's logits are computed, as llama-imatrix
-asks for them; the collector's numpy sums cost about as much as imatrix.cpp's loop). (a)'s file is byte for
+asks for them), hence the same CPU time. (a)'s file is byte for
 byte native's: the same tensors, counts and float32 sums (126 of 126 entries bit-identical, and the same
 sha256), because the collector adds the rows in imatrix.cpp's order and the native tool's loop is compiled
 without FMA contraction (tools are built without -march=native; only ggml is). So (a) is used: a worker
