@@ -12,11 +12,11 @@ How it is computed — chosen by measurement. Two ways give llama-imatrix's numb
       collector does (workers/engine/llamacpp/imatrix_collect.py), and this module's GGUF writer;
   (b) the native llama-imatrix, built from the same vendored source, run as a subprocess.
 Gemma 3 270M F16, 8 chunks × 512 tokens of WikiText-2 test (its last 60,000 bytes), 2 threads, on the
-2-core AMD Zen 4 development machine, whole processes timed (model load and tokenizing included;
-bench/imatrix_speed.py; `llama-imatrix -c 512 --chunks 8 -t 2 --no-ppl` for (b)):
-  idle machine, one run each:            (a) 17.7 s wall (17.4 s inside compute_imatrix)   (b) 17.1 s wall
+2-core Intel Xeon of 2026-12-03 (it has AMX; both builds leave it out), whole processes timed (model load
+and tokenizing included; bench/imatrix_speed.py; `llama-imatrix -c 512 --chunks 8 -t 2 --no-ppl` for (b)):
+  nearly idle (load < 1.2), one run each:  (a) 17.7 s wall (17.4 s in compute_imatrix)   (b) 17.1 s wall
   other jobs running (load ≈ 5), three alternating runs each, medians:
-                                         (a) 48.0 s CPU, 67.3 s wall                      (b) 48.0 s CPU, 52.4 s wall
+                                           (a) 48.0 s CPU, 67.3 s wall                   (b) 48.0 s CPU, 52.4 s wall
   (the wall times then follow the other jobs: single runs ranged 48–93 s for both).
 On the tiny test model (width 256, 12 blocks; 81 chunks × 512, --process-output) (a) took 7.8 s, (b) 6.8 s:
 the Python callback asked about every graph node weighs more when the matmuls are small.
