@@ -82,6 +82,10 @@ class SweepView:
         return sum(r.run is not None and r.run.is_final for r in runnable), len(runnable)
 
     @property
+    def any_shifted(self) -> bool:
+        return any(r.shifted for r in self.rows)
+
+    @property
     def failed_count(self) -> int:
         return sum(r.run is not None and r.run.state == run_states.FAILED for r in self.rows if not r.variant.skipped)
 
