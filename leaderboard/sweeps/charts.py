@@ -5,7 +5,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 
 from leaderboard.domain.sweep import LayerChange
-from leaderboard.sweeps.selectors import METRICS, DepthComparison, SweepView, shown
+from leaderboard.sweeps.selectors import METRICS, DepthComparison, SweepView, higher_is_better, shown
 
 COLORS = {"clear": "#c62828", "better": "#2e7d32", "noise": "#9e9e9e"}
 
@@ -17,7 +17,7 @@ def _json(fig: go.Figure) -> str:
 def _color(c: LayerChange, metric: str) -> str:
     if c.indistinguishable:
         return COLORS["noise"]
-    worse = c.estimate < 0 if metric == "same_top_p" else c.estimate > 0
+    worse = c.estimate < 0 if higher_is_better(metric) else c.estimate > 0
     return COLORS["clear"] if worse else COLORS["better"]
 
 
@@ -41,14 +41,13 @@ def layer_figure(view: SweepView, metric: str) -> str | None:
             text=[f"{c.key.tensor_name}: {shown(metric, c.estimate):.4g} [{shown(metric, c.low):.4g}, "
                   f"{shown(metric, c.high):.4g}]{' — within noise' if c.indistinguishable else ''}" for c in mine],
             hoverinfo="text"))
-    zero = 1.0 if metric == "ln_ppl" else 0.0
-    fig.add_hline(y=zero, line={"color": "#444", "dash": "dot", "width": 1},
+    fig.add_hline(y=view.reference(metric), line={"color": "#444", "dash": "dot", "width": 1},
                   annotation_text="the base recipe", annotation_position="bottom right")
     fig.update_layout(
         margin={"l": 60, "r": 10, "t": 10, "b": 50}, template="plotly_white", height=420, hovermode="closest",
         legend={"orientation": "h", "y": -0.22, "x": 0},
         xaxis={"title": "layer", "dtick": 1 if len({c.key.layer for c in changes}) <= 20 else 2},
-        yaxis={"title": METRICS[metric]})
+        yaxis={"title": view.metrics[metric]})
     return _json(fig)
 
 
@@ -59,8 +58,8 @@ def heat_map_figure(view: SweepView, metric: str) -> str | None:
     layers, classes, rows = grid
     fig = go.Figure(go.Heatmap(
         x=layers, y=classes, z=[[None if v is None else shown(metric, v) for v in row] for row in rows],
-        colorscale="RdBu_r" if metric != "same_top_p" else "RdBu", zmid=1.0 if metric == "ln_ppl" else 0.0,
-        colorbar={"title": METRICS[metric]}, hovertemplate="layer %{x}, %{y}: %{z:.4g}<extra></extra>"))
+        colorscale="RdBu" if higher_is_better(metric) else "RdBu_r", zmid=view.reference(metric),
+        colorbar={"title": view.metrics[metric]}, hovertemplate="layer %{x}, %{y}: %{z:.4g}<extra></extra>"))
     fig.update_layout(margin={"l": 120, "r": 10, "t": 10, "b": 50}, template="plotly_white",
                       height=120 + 40 * len(classes), xaxis={"title": "layer"})
     return _json(fig)
@@ -80,5 +79,5 @@ def depth_figure(comparison: DepthComparison, name: str, metric: str) -> str:
     fig.update_layout(margin={"l": 60, "r": 10, "t": 10, "b": 50}, template="plotly_white", height=360,
                       legend={"orientation": "h", "y": -0.25, "x": 0},
                       xaxis={"title": "relative depth (layer + ½) / layers", "range": [0, 1]},
-                      yaxis={"title": METRICS[metric]})
+                      yaxis={"title": METRICS.get(metric, metric)})
     return _json(fig)

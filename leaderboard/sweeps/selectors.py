@@ -12,6 +12,7 @@ from leaderboard.domain.paired import PairedDifference
 from leaderboard.domain.transfer import DepthPair, RankCorrelation, rank_correlation, relative_depth_pairs
 from leaderboard.domain.sweep import (
     LayerChange, VariantEffect, classes_taking_type, heat_map, most_tolerant, predicted_change, variant_effect)
+from leaderboard.benchmarks.models import BenchmarkResult
 from leaderboard.recipes.models import Recipe
 from leaderboard.runs.models import Run
 from leaderboard.sweeps.models import Sweep, SweepCombination, SweepVariant
@@ -24,6 +25,11 @@ METRICS = {
 }
 DEFAULT_METRIC = "kld_mean"
 HIGHER_IS_BETTER = {"same_top_p"}
+BENCH = "bench:"  # bench:<suite>: the variant's accuracy change against the F16 base, paired over the same tasks
+
+
+def higher_is_better(metric: str) -> bool:
+    return metric in HIGHER_IS_BETTER or metric.startswith(BENCH)
 MAX_DEPTH_COMPARISONS = 3  # the most recent other bases' sweeps a sweep page compares with
 
 
@@ -39,6 +45,7 @@ class VariantRow:
     run: Run | None
     changes: dict[str, PairedDifference] = field(default_factory=dict)
     note: str = ""  # why there is no change to show
+    suites: dict[str, str] = field(default_factory=dict)  # bench:<slug> -> suite name, for suites in `changes`
 
     @property
     def own_change(self) -> tuple[str, str, str] | None:
@@ -74,6 +81,7 @@ class SweepView:
     base_run: Run | None
     suggestion: list[str]  # tensor classes that take the sweep's type as is, when no variant changes anything
     combinations: list[CombinationRow]
+    base_suites: dict[str, float] = field(default_factory=dict)  # bench:<slug> -> the base run's paired change
 
     @property
     def progress(self) -> tuple[int, int]:
@@ -120,7 +128,21 @@ class SweepView:
     def sorted_changes(self, metric: str = DEFAULT_METRIC) -> list[LayerChange]:
         """Most tolerant first: the smallest change, or for same-top p (higher is better) the largest."""
         changes = self.layer_changes(metric)
-        return most_tolerant(changes, len(changes), higher_is_better=metric in HIGHER_IS_BETTER)
+        return most_tolerant(changes, len(changes), higher_is_better=higher_is_better(metric))
+
+    @property
+    def metrics(self) -> dict[str, str]:
+        """The token metrics, and a benchmark metric per suite the variants were scored on (with_benchmarks)."""
+        suites = {k: n for r in self.rows for k, n in r.suites.items()}
+        return {**METRICS, **{k: f"Δ {n} accuracy vs the F16 base, paired over tasks (points)"
+                              for k, n in sorted(suites.items())}}
+
+    def reference(self, metric: str) -> float:
+        """Where the base recipe sits on the chart: no change for token metrics (a PPL ratio of 1); for a
+        benchmark, the base recipe's own paired change against the F16 base on the same tasks."""
+        if metric.startswith(BENCH):
+            return self.base_suites.get(metric, 0.0)
+        return 1.0 if metric == "ln_ppl" else 0.0
 
     def heat_map(self, metric: str = DEFAULT_METRIC):
         return heat_map(self.layer_changes(metric)) if len(self.sweep.templates) > 1 else None
@@ -148,13 +170,22 @@ def sweep_view(sweep: Sweep) -> SweepView:
     base_run = Run.objects.select_related("tokens", "profile").filter(pk=sweep.base_run_id).first()
     base_tokens = _tokens(base_run) if base_run is not None and base_run.state == run_states.DONE else None
     rows = []
-    variants = sweep.variants.select_related("recipe", "run__tokens").order_by("position")
+    variants = list(sweep.variants.select_related("recipe", "run__tokens").order_by("position"))
+    benchmarks: dict[int, list[BenchmarkResult]] = {}
+    for result in BenchmarkResult.objects.filter(
+            run_id__in=[v.run_id for v in variants if v.run_id] + [sweep.base_run_id]).select_related("suite"):
+        benchmarks.setdefault(result.run_id, []).append(result)
+    base_suites = {f"{BENCH}{r.suite.slug}": r.paired.delta for r in benchmarks.get(sweep.base_run_id, [])}
     for v in variants:
         recipe = v.recipe
         effect = (variant_effect(base_plan, recipe.resolved_plan)
                   if base_plan and recipe.plan_status == Recipe.PlanStatus.READY else None)
         changes, note = ({}, v.skipped) if v.skipped else _pair(v.run, base_run, base_tokens)
-        rows.append(VariantRow(v, recipe.plan_status, effect, v.run, changes, note))
+        suites = {}
+        for result in benchmarks.get(v.run_id, []) if changes else []:
+            p, key = result.paired, f"{BENCH}{result.suite.slug}"
+            changes[key], suites[key] = PairedDifference(key, p.delta, p.low, p.high), result.suite.name
+        rows.append(VariantRow(v, recipe.plan_status, effect, v.run, changes, note, suites))
     suggestion = []
     if base_plan and rows and all(r.effect is not None and r.effect.changes_nothing and r.effect.fallbacks
                                   for r in rows):
@@ -167,7 +198,7 @@ def sweep_view(sweep: Sweep) -> SweepView:
             if run is not None and base_tokens is not None else None
         latest = run or c.recipe.runs.order_by("-created_at").first()
         combinations.append(CombinationRow(c, measured, latest))
-    return SweepView(sweep, rows, base_run, suggestion, combinations)
+    return SweepView(sweep, rows, base_run, suggestion, combinations, base_suites)
 
 
 def combination_choice(view: SweepView, *, k: int, metric: str) -> tuple[list[SweepVariant], float]:

@@ -30,11 +30,12 @@ def sweep_new(request):
 
 def sweep_detail(request, pk: int):
     sweep = get_object_or_404(Sweep.objects.select_related("base_recipe__base_model", "corpus", "submitter"), pk=pk)
-    metric = request.GET.get("metric", selectors.DEFAULT_METRIC)
-    if metric not in selectors.METRICS:
-        metric = selectors.DEFAULT_METRIC
     view = selectors.sweep_view(sweep)
-    context = {"view": view, "sweep": sweep, "metric": metric, "metrics": selectors.METRICS,
+    metric = request.GET.get("metric", selectors.DEFAULT_METRIC)
+    if metric not in view.metrics:
+        metric = selectors.DEFAULT_METRIC
+    context = {"view": view, "sweep": sweep, "metric": metric, "metrics": view.metrics,
+               "combinable": metric in selectors.METRICS,
                "can_change": may_change(request.user, sweep.submitter_id),
                "error": request.GET.get("error", "")}
     if request.headers.get("X-Partial"):

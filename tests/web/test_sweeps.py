@@ -244,3 +244,30 @@ def test_a_sweep_waits_for_a_free_queued_place_stops_resumes_and_retries(alice, 
     for _ in range(2):
         assert _api(alice).post(f"/api/sweeps/{pk}/combine/", {"k": 1}, format="json").status_code == 200
     assert sweep.combinations.count() == 1
+
+
+def test_a_sweep_with_benchmarks_charts_each_suites_paired_accuracy_change(client, alice, base_model, corpus):
+    from leaderboard.benchmarks.models import BenchmarkResult, BenchmarkSuite
+
+    base = _base_recipe(alice, base_model)
+    pk = _api(alice).post("/api/sweeps/", {"base_recipe": base.pk, "templates": "blk.{layer}.ffn_down.weight",
+                                           "type": "q2_K", "first_layer": 0, "last_layer": 1,
+                                           "with_benchmarks": "true"}, format="json").json()["id"]
+    _plan_all(pk)
+    _api(alice).post(f"/api/sweeps/{pk}/start/")
+    suite = BenchmarkSuite.objects.create(slug="arc-challenge", name="ARC-Challenge", format="multiple_choice",
+                                          source="arc.bin", sha256="0" * 64, size_bytes=1, n_available=25)
+    # base recipe: 2 lost of 25 against the F16 base; layer 0: 5 lost; layer 1: 1 lost, 1 gained
+    for lost, gained in ((2, 0), (5, 0), (1, 1)):
+        run = Run.objects.get(requested_by=alice, state=run_states.QUEUED)
+        assert run.with_benchmarks
+        _finish(run, 0.01 + lost / 100, seed=lost)
+        BenchmarkResult.objects.create(run=run, suite=suite, accuracy=40.0, stderr=9.8, tasks=25, correct=10 - lost + gained,
+                                       base_accuracy=40.0, flips=lost + gained, lost=lost, gained=gained, seconds=1.0)
+        services.sweep_advance_after_run(run_id=run.pk)
+    page = client.get(f"/sweeps/{pk}/?metric=bench:arc-challenge").content.decode()
+    assert "Δ ARC-Challenge accuracy vs the F16 base, paired over tasks (points)" in page
+    assert 'id="sweep-figure"' in page and "combine-form" not in page
+    data = _api(alice).get(f"/api/sweeps/{pk}/").json()
+    arc = [v["changes"]["bench:arc-challenge"] for v in data["variants"]]
+    assert [round(a["estimate"], 1) for a in arc] == [-20.0, 0.0] and arc[0]["high"] < 0 < arc[1]["high"]
