@@ -6,8 +6,9 @@ WikiText-2 test, 8 x 512 tokens, 2 threads, CPU. Prepared beforehand and not tim
 (bench/common.py, cached in var/bench-cache/). Timed, as one wall-clock span:
 - the plans: llama.cpp's dry run of the base recipe and of each variant (they decide which donors are needed;
   the site has them before any run, so this overstates a real sweep's cost a little);
-- quantizing the parent (the base recipe) and the donors (`donor_pins`: here the sweep's q2_K on all 18 tensors,
-  and the types llama.cpp's skipped layer counter gives the later ffn_down tensors), through `parent_files`;
+- quantizing the parent (the base recipe) and the donors (`donor_pins`), through `parent_files`. The variants are
+  the site's (domain/sweep.variant_spec): the swept tensor first, the rest of ffn_down pinned to the parent's types
+  (an override skips llama.cpp's layer counter), so each changes one tensor and one donor (all 18 at q2_K) serves;
 - per variant: splice its file, load it (`Weights`), one measuring pass (`measure_quant` on the loaded weights).
 Afterwards, not timed: one variant quantized in full, for comparison and to check that its spliced file is the
 same bytes. "18 x one measuring pass alone" is the sum of the sweep's own 18 passes (the pass alone: load
@@ -28,15 +29,14 @@ import common as c
 BASE_FTYPE = "Q4_K_M"
 SWEEP_TYPE = "q2_K"
 LAYERS = range(18)
+TEMPLATE = "blk.{layer}.ffn_down.weight"
 COMPARED_LAYER = 9
 GOAL = 1.3
 
 
-def rule(layer: int) -> tuple[str, str]:
-    return (f"blk\\.{layer}\\.ffn_down\\.weight", SWEEP_TYPE)
-
-
 def main() -> int:
+    from leaderboard.domain.recipe_format import RecipeSpec
+    from leaderboard.domain.sweep import VariantKey, variant_spec
     from workers.engine import variant_file as vf
     from workers.engine.llamacpp.cpu_path import cpu_model
     from workers.engine.llamacpp.decode import Weights
@@ -49,7 +49,6 @@ def main() -> int:
     c.log("teacher: building/reusing ...")
     teacher = c.teacher(base, corpus)
     request = QuantizeRequest(BASE_FTYPE)
-    variants = {i: dataclasses.replace(request, overrides=(rule(i), *request.overrides)) for i in LAYERS}
     work, cache = c.CACHE_ROOT / "sweep", c.CACHE_ROOT / "sweep-parents"
     work.mkdir(parents=True, exist_ok=True)
     spliced = work / "variant.gguf"
@@ -60,7 +59,12 @@ def main() -> int:
         return {t.name: t.final_type for t in resolve_plan(base, r).tensors}
 
     started = time.perf_counter()
-    parent_types = plan_types(request)
+    parent_plan = resolve_plan(base, request)
+    parent_types = {t.name: t.final_type for t in parent_plan.tensors}
+    # the site's variants: the swept tensor first, the rest of ffn_down pinned to the parent's types (domain/sweep.py)
+    variants = {i: dataclasses.replace(request, overrides=tuple(
+        (r.pattern, r.type_name) for r in variant_spec(RecipeSpec(), parent_plan, [VariantKey(TEMPLATE, i)],
+                                                        SWEEP_TYPE).rules)) for i in LAYERS}
     variant_types = {i: plan_types(r) for i, r in variants.items()}
     pins = vf.donor_pins(parent_types, variant_types.values())
     plans_s = time.perf_counter() - started
