@@ -17,7 +17,7 @@ from leaderboard.recipes.models import Recipe
 from leaderboard.runs.models import Run
 from leaderboard.sweeps.models import Sweep, SweepCombination, SweepVariant
 
-# metric key -> (label, how an estimate is shown); ln_ppl is shown as the PPL ratio exp(Δ ln PPL)
+# metric key -> label; ln_ppl is shown as the PPL ratio exp(Δ ln PPL) (shown())
 METRICS = {
     "kld_mean": "Δ mean KLD (nats)",
     "ln_ppl": "PPL ratio (variant / base)",
@@ -26,11 +26,11 @@ METRICS = {
 DEFAULT_METRIC = "kld_mean"
 HIGHER_IS_BETTER = {"same_top_p"}
 BENCH = "bench:"  # bench:<suite>: the variant's accuracy change against the F16 base, paired over the same tasks
+MAX_DEPTH_COMPARISONS = 3  # the most recent other bases' sweeps a sweep page compares with
 
 
 def higher_is_better(metric: str) -> bool:
     return metric in HIGHER_IS_BETTER or metric.startswith(BENCH)
-MAX_DEPTH_COMPARISONS = 3  # the most recent other bases' sweeps a sweep page compares with
 
 
 def shown(metric: str, value: float) -> float:
