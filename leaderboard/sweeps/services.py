@@ -185,10 +185,7 @@ def sweep_advance(*, sweep_id: int) -> str:
         if any(r.state not in run_states.FINAL_STATES for r in runs):
             return sweep.state
         if sweep.base_recipe.withdrawn:
-            sweep.state, sweep.finished_at = Sweep.State.FAILED, timezone.now()
-            sweep.error = f"its base recipe #{sweep.base_recipe_id} was withdrawn"
-            sweep.save(update_fields=["state", "finished_at", "error"])
-            return sweep.state
+            return _fail(sweep, f"its base recipe #{sweep.base_recipe_id} was withdrawn")
         # the sweep's run takes one of its submitter's queued places: with none free it waits (the housekeeping
         # beat advances it again once one of the user's runs has started)
         if Run.objects.filter(requested_by=sweep.submitter, state=run_states.QUEUED).count() \
@@ -201,10 +198,8 @@ def sweep_advance(*, sweep_id: int) -> str:
             sweep.save(update_fields=["base_run"])
             return sweep.state
         if sweep.base_run.state != run_states.DONE:
-            sweep.state, sweep.finished_at = Sweep.State.FAILED, timezone.now()
-            sweep.error = f"the base recipe's run {sweep.base_run.pk} failed, so no variant can be compared with it"
-            sweep.save(update_fields=["state", "finished_at", "error"])
-            return sweep.state
+            return _fail(sweep, f"the base recipe's run {sweep.base_run.pk} failed, so no variant can be compared "
+                                "with it")
         for v in variants:
             if v.run is None and not v.skipped and v.recipe.withdrawn:
                 v.skipped = f"its recipe #{v.recipe_id} was withdrawn"
@@ -217,6 +212,12 @@ def sweep_advance(*, sweep_id: int) -> str:
         sweep.state, sweep.finished_at = Sweep.State.DONE, timezone.now()
         sweep.save(update_fields=["state", "finished_at"])
         return sweep.state
+
+
+def _fail(sweep: Sweep, error: str) -> str:
+    sweep.state, sweep.finished_at, sweep.error = Sweep.State.FAILED, timezone.now(), error
+    sweep.save(update_fields=["state", "finished_at", "error"])
+    return sweep.state
 
 
 def sweep_advance_after_run(*, run_id: int) -> None:

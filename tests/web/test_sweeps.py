@@ -271,3 +271,17 @@ def test_a_sweep_with_benchmarks_charts_each_suites_paired_accuracy_change(clien
     data = _api(alice).get(f"/api/sweeps/{pk}/").json()
     arc = [v["changes"]["bench:arc-challenge"] for v in data["variants"]]
     assert [round(a["estimate"], 1) for a in arc] == [-20.0, 0.0] and arc[0]["high"] < 0 < arc[1]["high"]
+
+
+def test_a_sweep_whose_base_run_fails_fails_and_says_why(alice, base_model, corpus):
+    base = _base_recipe(alice, base_model)
+    pk = _api(alice).post("/api/sweeps/", {"base_recipe": base.pk, "templates": "blk.{layer}.ffn_down.weight",
+                                           "type": "q2_K", "first_layer": 0, "last_layer": 0}, format="json").json()["id"]
+    _plan_all(pk)
+    _api(alice).post(f"/api/sweeps/{pk}/start/")
+    sweep = Sweep.objects.get(pk=pk)
+    Run.objects.filter(pk=sweep.base_run_id).update(state=run_states.FAILED, error="worker lost")
+    services.sweep_advance_after_run(run_id=sweep.base_run_id)
+    sweep.refresh_from_db()
+    assert sweep.state == "failed" and sweep.finished_at is not None
+    assert sweep.error == f"the base recipe's run {sweep.base_run_id} failed, so no variant can be compared with it"
