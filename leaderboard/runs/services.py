@@ -51,10 +51,11 @@ def default_corpus() -> EvalCorpus:
 
 
 def run_request(*, recipe: Recipe, user=None, corpus: EvalCorpus | None = None,
-                queue_another: bool = False) -> tuple[Run, bool]:
+                queue_another: bool = False, with_kld_split: bool = True) -> tuple[Run, bool]:
     """Queue a reproduction on the default corpus, or on another one the admin enabled: (run, created).
     A recipe has at most one run waiting for a worker per corpus; asking again returns that one, unless
-    the site itself asks for several (queue_another: the demo loader queueing the two runs that verify a recipe).
+    the site itself asks for several (queue_another: the demo loader queueing the two runs that verify a recipe;
+    with_kld_split=False: the second of them, whose split would repeat the first's three extra passes).
     TooManyQueued when the user has RUN_MAX_QUEUED_PER_USER waiting; NotReproducible for a base model
     awaiting approval or a corpus not offered."""
     if not recipe.base_model.approved:
@@ -74,7 +75,7 @@ def run_request(*, recipe: Recipe, user=None, corpus: EvalCorpus | None = None,
                 requested_by=user, state=run_states.QUEUED).count() >= settings.RUN_MAX_QUEUED_PER_USER:
             raise TooManyQueued(f"you have {settings.RUN_MAX_QUEUED_PER_USER} reproductions waiting for a worker; "
                                 "ask for more when one has started")
-        run = run_queue(recipe=recipe, corpus=corpus, user=user)
+        run = run_queue(recipe=recipe, corpus=corpus, user=user, with_kld_split=with_kld_split)
     return run, True
 
 
