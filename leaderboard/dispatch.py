@@ -13,6 +13,7 @@ from leaderboard.celery import app
 PLAN_TASK = "recipes.compute_plan"
 REPRODUCE_TASK = "runs.reproduce"
 FETCH_PROPOSAL_TASK = "basemodels.fetch_proposal"
+IMATRIX_TASK = "allocators.compute_imatrix"
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from django.urls import include, path
 
 from leaderboard import health
 from leaderboard.accounts import views as account_views
-from leaderboard.allocators import views as allocator_views
+from leaderboard.allocators import imatrix_views, views as allocator_views
 from leaderboard.basemodels import views as basemodel_views
 from leaderboard.experiments import views as experiment_views
 from leaderboard.frontiers import views as frontier_views
@@ -42,6 +42,9 @@ urlpatterns = [
     path("sweeps/<int:pk>/combine/", sweep_views.sweep_combine, name="sweep_combine"),
     path("allocators/new/", allocator_views.allocation_new, name="allocation_new"),
     path("allocators/submit/", allocator_views.allocation_submit, name="allocation_submit"),
+    path("imatrices/", imatrix_views.imatrix_list, name="imatrix_list"),
+    path("imatrices/<int:pk>/", imatrix_views.imatrix_job, name="imatrix_job"),
+    path("imatrices/<int:pk>/download/", imatrix_views.imatrix_download, name="imatrix_download"),
     path("experiments/", experiment_views.experiment_board, name="experiment_board"),
     path("experiments/new/", experiment_views.experiment_new, name="experiment_new"),
     path("experiments/<int:pk>/", experiment_views.experiment_detail, name="experiment_detail"),

@@ -1,4 +1,4 @@
-// Follow a run: swap in the status partial every 2 s until the run is final; a failed request is retried.
+// Follow a run (or an imatrix job: the same states at the end): swap in the status partial every 2 s until the run is final; a failed request is retried.
 (function poll() {
   setTimeout(async () => {
     const box = document.getElementById("run-status");

@@ -16,7 +16,6 @@ import errno
 import logging
 import shutil
 import socket
-import threading
 import time
 from pathlib import Path
 
@@ -33,7 +32,8 @@ from leaderboard.runs import services
 from leaderboard.runs.models import Run
 from workers.benchmarking import run_benchmarks
 from workers.attempt_process import EXIT_DATABASE_AWAY, AttemptTimedOut, ChildFailed, Crash, run_attempt_in_child
-from workers.durable import TRANSIENT_DB_ERRORS, durably, reconnect
+from workers.durable import TRANSIENT_DB_ERRORS, durably
+from workers.heartbeat import Heartbeat
 from workers.engine import measure
 from workers.engine.llamacpp.decode import DecodeError, Weights
 from workers.engine.llamacpp.probe import ProbeFailed, identity_differences, probe_in_subprocess
@@ -62,47 +62,9 @@ class WorkerDiskFull(Exception):
 log = logging.getLogger(__name__)
 
 
-class Heartbeat:
-    """Beats every RUN_HEARTBEAT_SECONDS with the latest progress; remembers if the run was lost."""
-
-    def __init__(self, run_id: int, token):
-        self.run_id, self.token = run_id, token
-        self.progress = 0.0
-        self.lost = False
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, daemon=True)
-
-    def set(self, fraction: float) -> None:
-        self.progress = fraction
-
-    def _beat(self) -> None:
-        """Beat until stopped or the run is lost. A database error never ends it: it reconnects and tries
-        again after a backoff (at most one beat interval), so the beats resume as soon as the database does."""
-        interval = settings.RUN_HEARTBEAT_SECONDS
-        wait, backoff = interval, 0.5
-        try:
-            while not self._stop.wait(wait):
-                try:
-                    services.run_heartbeat(run_id=self.run_id, token=self.token, progress=self.progress)
-                    wait, backoff = interval, 0.5
-                except services.RunLost:
-                    self.lost = True
-                    return
-                except TRANSIENT_DB_ERRORS as exc:
-                    reconnect()
-                    wait, backoff = min(backoff, interval), backoff * 2
-                    log.warning("heartbeat: database unreachable (%s); next try in %.1f s", exc, wait,
-                                extra={"run_id": self.run_id})
-        finally:
-            reconnect()
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
+def run_heartbeat(run_id: int, token) -> Heartbeat:
+    return Heartbeat(lambda progress: services.run_heartbeat(run_id=run_id, token=token, progress=progress),
+                     services.RunLost, {"run_id": run_id})
 
 
 def reproduce(run_id: int) -> None:
@@ -163,7 +125,7 @@ def _attempt(run_id: int, token) -> None:
     out = work_dir / f"{OUTPUT_PREFIX}{run_id}-{token}.gguf"
     timings: dict[str, float] = {}
     try:
-        with Heartbeat(run_id, token) as beat:
+        with run_heartbeat(run_id, token) as beat:
             _pipeline(run, token, beat, out, timings)
     except services.RunLost:
         log.warning("lost the run to another attempt; stopping without writing")

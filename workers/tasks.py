@@ -9,7 +9,7 @@ from django.conf import settings
 from leaderboard import health
 from leaderboard.celery import app
 from leaderboard.housekeeping import requeue_stalled_work
-from workers import planning, reproduce as reproduction
+from workers import imatrix_job, planning, reproduce as reproduction
 from leaderboard.basemodels import services as basemodel_services
 from leaderboard.sweeps import services as sweep_services
 
@@ -33,6 +33,12 @@ def reproduce(run_id: int) -> None:
              time_limit=settings.RUN_TIME_LIMIT)
 def fetch_proposal(proposal_id: int) -> None:
     basemodel_services.proposal_fetch(proposal_id=proposal_id)
+
+
+@shared_task(name="allocators.compute_imatrix", acks_late=True, reject_on_worker_lost=True,
+             soft_time_limit=settings.RUN_SOFT_TIME_LIMIT, time_limit=settings.RUN_TIME_LIMIT)
+def compute_imatrix(job_id: int) -> None:
+    imatrix_job.compute_imatrix_job(job_id)
 
 
 @shared_task(name="housekeeping.requeue_stalled")

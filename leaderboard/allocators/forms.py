@@ -1,6 +1,8 @@
 from django import forms
 
 from leaderboard.allocators import selectors
+from leaderboard.allocators.imatrix_validation import clean_imatrix_request
+from leaderboard.allocators.models import CalibrationText
 from leaderboard.allocators.validation import UNITS, clean_allocation
 from leaderboard.basemodels.models import BaseModel
 from leaderboard.domain.allocation import DEFAULT_TIERS
@@ -20,6 +22,8 @@ class AllocationForm(forms.Form):
     imatrix = forms.FileField(required=False, label="imatrix (GGUF, llama-imatrix's format)")
     imatrix_recipe = forms.CharField(required=False, label="…or use the imatrix of a recipe of this base model",
                                      widget=forms.Select)
+    imatrix_job = forms.CharField(required=False, label="…or one a worker computed for this base model",
+                                  widget=forms.Select)
     budget = forms.CharField(required=False, label="Budget", widget=forms.TextInput(attrs={"placeholder": "e.g. 180"}))
     budget_unit = forms.CharField(required=False, label="Budget unit", initial="MiB",
                                   widget=forms.Select(choices=[(u, UNIT_LABELS[u]) for u in UNITS]))
@@ -35,6 +39,9 @@ class AllocationForm(forms.Form):
         base = find_base_model(str(self["base_model"].value() or ""))
         self.fields["imatrix_recipe"].widget.choices = [("", "—")] + (
             [(r.pk, f"#{r.pk} {r.title}") for r in selectors.imatrix_recipes(base)] if base else [])
+        self.fields["imatrix_job"].widget.choices = [("", "—")] + (
+            [(j.pk, f"#{j.pk} {j.calibration.name}, {j.chunks} × {j.n_ctx} tokens ({j.coverage})")
+             for j in selectors.computed_imatrices(base)] if base else [])
         self.fields["method"].widget.choices = [
             (str(m), f"{m}: {m.summary}" + ("" if selectors.reads_imatrix(m) else
                                             " (needs measured damage, which the site does not collect yet)"))
@@ -44,6 +51,31 @@ class AllocationForm(forms.Form):
     def clean(self):
         try:
             self.ask = clean_allocation(self.data, self.files)
+        except SubmissionInvalid as exc:
+            add_submission_errors(self, exc.errors)
+        return self.cleaned_data
+
+
+class ImatrixForm(forms.Form):
+    """Field widgets only: every check is clean_imatrix_request's, the same one the API runs."""
+
+    base_model = forms.CharField(required=False, label="Base model", widget=forms.Select)
+    calibration = forms.CharField(required=False, label="Calibration text", widget=forms.Select)
+    n_ctx = forms.CharField(required=False, initial="512", label="Context (tokens per chunk, llama-imatrix -c)")
+    n_chunks = forms.CharField(required=False, initial="100", label="Chunks (at most; fewer when the text is shorter)")
+    include_output = forms.BooleanField(required=False, label="Also collect output.weight (--process-output)")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["base_model"].widget.choices = [(m.pk, m.name) for m in BaseModel.objects.filter(approved=True)
+                                                    .order_by("name")]
+        self.fields["calibration"].widget.choices = [
+            (t.pk, f"{t.name}: {t.note}" if t.note else t.name) for t in CalibrationText.objects.filter(enabled=True)]
+        self.ask = None
+
+    def clean(self):
+        try:
+            self.ask = clean_imatrix_request(self.data)
         except SubmissionInvalid as exc:
             add_submission_errors(self, exc.errors)
         return self.cleaned_data

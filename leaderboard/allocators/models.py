@@ -1,5 +1,8 @@
+from django.conf import settings
 from django.db import models
+from django.urls import reverse
 
+from leaderboard.basemodels.models import BaseModel, EvalCorpus
 from leaderboard.recipes.models import Recipe
 
 
@@ -45,3 +48,80 @@ class AllocatorInputs(models.Model):
 
     def __str__(self) -> str:
         return f"recipe #{self.recipe_id} by {self.method}"
+
+
+class CalibrationText(models.Model):
+    """A text the workers compute imatrices from, registered by an admin (manage.py register_calibration). It never
+    overlaps what runs are scored on: an uploaded text is checked against every evaluation corpus when it is
+    registered (leaderboard.domain.calibration), and a text cut from an evaluation corpus beyond its evaluation
+    span (`beyond`) is cut and checked by the worker, with the base model's tokenizer, for each imatrix."""
+
+    name = models.CharField(max_length=200, unique=True)
+    source = models.CharField(max_length=1000, help_text="a path on the workers or an https URL")
+    sha256 = models.CharField(max_length=64)
+    size_bytes = models.BigIntegerField()
+    beyond = models.ForeignKey(EvalCorpus, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                               help_text="the text is this evaluation corpus from the end of its evaluation span on")
+    enabled = models.BooleanField(default=True, help_text="offered when a user asks for an imatrix")
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ImatrixJob(models.Model):
+    """An imatrix a worker computes for a base model from a calibration text, as `llama-imatrix -c n_ctx
+    --chunks n_chunks` does. This row is the source of truth for the job's state; the same request (base,
+    text, context, chunks, output) is one job, and a done job's file is kept in the site's storage."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "waiting for a worker"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    base_model = models.ForeignKey(BaseModel, on_delete=models.CASCADE, related_name="imatrix_jobs")
+    calibration = models.ForeignKey(CalibrationText, on_delete=models.PROTECT, related_name="jobs")
+    n_ctx = models.PositiveIntegerField(default=512)
+    n_chunks = models.PositiveIntegerField(default=100, help_text="chunks of n_ctx tokens; fewer when the text is short")
+    include_output = models.BooleanField(default=False, help_text="also collect output.weight (--process-output)")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
+    claim_token = models.UUIDField(null=True, blank=True)
+    attempt = models.PositiveIntegerField(default=0)
+    worker = models.CharField(max_length=200, blank=True)
+    progress = models.FloatField(default=0.0)
+    heartbeat_at = models.DateTimeField(null=True)
+    error = models.TextField(blank=True)
+    file = models.FileField(upload_to="imatrix-computed/", blank=True)
+    sha256 = models.CharField(max_length=64, blank=True, db_index=True)
+    file_bytes = models.BigIntegerField(null=True)
+    entries = models.PositiveIntegerField(null=True, help_text="weights with sums in the file")
+    covered = models.PositiveIntegerField(null=True, help_text="of the base's quantized weights, how many have sums")
+    weights = models.PositiveIntegerField(null=True, help_text="the base's weights llama-quantize can use sums for")
+    chunks = models.PositiveIntegerField(null=True, help_text="chunks decoded")
+    text_start = models.BigIntegerField(null=True, help_text="byte of the calibration text where the chunks begin")
+    seconds = models.FloatField(null=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True)
+    finished_at = models.DateTimeField(null=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["base_model", "calibration", "n_ctx", "n_chunks", "include_output"],
+                                               name="one_imatrix_job_per_request")]
+
+    def __str__(self) -> str:
+        return f"imatrix #{self.pk} of {self.base_model} from {self.calibration}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("imatrix_job", args=[self.pk])
+
+    @property
+    def coverage(self) -> str:
+        """Seed 001's "275 of 601 tensors": the base's weights the file has sums for."""
+        return f"{self.covered} of {self.weights} weights" if self.covered is not None else ""

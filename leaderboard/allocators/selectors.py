@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from leaderboard.allocators.models import AllocatorInputs, AllocatorMethod
+from leaderboard.allocators.models import AllocatorInputs, AllocatorMethod, ImatrixJob
 from leaderboard.basemodels.models import BaseModel
 from leaderboard.domain.allocation import METHODS, TensorImportance
 from leaderboard.domain.ggml_types import canonical_ftype
@@ -52,6 +52,12 @@ def imatrix_recipes(base_model: BaseModel):
     """Recipes of this base model with an imatrix, newest first: the "use recipe #N's imatrix" choices."""
     return (Recipe.objects.filter(base_model=base_model, withdrawn_at__isnull=True).exclude(imatrix_sha256="")
             .order_by("-pk"))
+
+
+def computed_imatrices(base_model: BaseModel):
+    """The imatrices workers computed for this base model, newest first."""
+    return (ImatrixJob.objects.filter(base_model=base_model, state=ImatrixJob.State.DONE)
+            .select_related("calibration").order_by("-finished_at"))
 
 
 def source_file_type(base_model: BaseModel) -> str | None:

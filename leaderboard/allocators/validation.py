@@ -20,7 +20,7 @@ from django.core.files.storage import default_storage
 
 from leaderboard.allocators import selectors
 from leaderboard.allocators.imatrix_evidence import ImatrixEvidence, evidence_in_subprocess
-from leaderboard.allocators.models import AllocatorMethod
+from leaderboard.allocators.models import AllocatorMethod, ImatrixJob
 from leaderboard.basemodels.models import BaseModel
 from leaderboard.domain.allocation import DEFAULT_TIERS, METHODS, budget_for_bpw
 from leaderboard.domain.file_size import FileLayout
@@ -64,6 +64,7 @@ class ImatrixChoice:
     evidence: ImatrixEvidence
     recipe: Recipe | None = None  # the recipe whose imatrix was chosen
     uploaded: bool = False  # sent with this request (the web form keeps it for the next step)
+    job: ImatrixJob | None = None  # the imatrix job that computed it
 
     @property
     def sha256(self) -> str:
@@ -72,6 +73,9 @@ class ImatrixChoice:
     def describe(self) -> str:
         if self.recipe is not None:
             return f"recipe #{self.recipe.pk}'s imatrix"
+        if self.job is not None:
+            return (f"computed on a worker by imatrix job #{self.job.pk}: {self.job.chunks} × {self.job.n_ctx} tokens of "
+                    f"{self.job.calibration.name}, {self.job.coverage}")
         return "the uploaded imatrix" if self.uploaded else "the imatrix uploaded earlier"
 
 
@@ -217,10 +221,14 @@ def _read_upload(upload, errors: dict) -> bytes | None:
 
 
 def _stored_imatrix(sha256: str) -> bytes | None:
-    """The bytes of an imatrix the site holds: one staged with a proposal, or a recipe's."""
+    """The bytes of an imatrix the site holds: one staged with a proposal, one a worker computed, or a recipe's."""
     if default_storage.exists(staged_name(sha256)):
         with default_storage.open(staged_name(sha256), "rb") as f:
             return f.read()
+    for job in ImatrixJob.objects.filter(sha256=sha256, state=ImatrixJob.State.DONE):
+        if job.file and job.file.storage.exists(job.file.name):
+            with job.file.open("rb") as f:
+                return f.read()
     for recipe in Recipe.objects.filter(imatrix_sha256=sha256).exclude(imatrix=""):
         if recipe.imatrix.storage.exists(recipe.imatrix.name):
             with recipe.imatrix.open("rb") as f:
@@ -267,13 +275,27 @@ def _fits(evidence: ImatrixEvidence, base_model: BaseModel) -> list[str]:
 def _imatrix(data, files, base_model: BaseModel | None, errors: dict) -> ImatrixChoice | None:
     upload = files.get("imatrix")
     recipe_ref = field_text(data, "imatrix_recipe")
+    job_ref = field_text(data, "imatrix_job")
     sha_ref = field_text(data, "imatrix_sha256").lower()
-    if upload is not None and recipe_ref:
-        errors["imatrix"] = ["give an imatrix file or a recipe whose imatrix to use, not both"]
+    if sum(bool(x) for x in (upload is not None, recipe_ref, job_ref)) > 1:
+        errors["imatrix"] = ["give one imatrix: a file, a recipe whose imatrix to use, or a computed one"]
         return None
-    recipe, raw = None, None
+    recipe, job, raw = None, None, None
     if upload is not None:
         raw = _read_upload(upload, errors)
+    elif job_ref:
+        job = (ImatrixJob.objects.select_related("calibration").filter(pk=int(job_ref)).first()
+               if job_ref.isdigit() else None)
+        if job is None:
+            errors["imatrix_job"] = [f"no imatrix job #{job_ref[:20]}"]
+        elif job.state != ImatrixJob.State.DONE:
+            errors["imatrix_job"] = [f"imatrix job #{job.pk} is {job.get_state_display()}: use it once it is done"]
+        elif base_model is not None and job.base_model_id != base_model.pk:
+            errors["imatrix_job"] = [f"imatrix job #{job.pk} was computed for another base model"]
+        else:
+            raw = _stored_imatrix(job.sha256)
+            if raw is None:
+                errors["imatrix_job"] = [f"imatrix job #{job.pk}'s file is missing on the site"]
     elif recipe_ref:
         recipe = Recipe.objects.select_related("base_model").filter(pk=int(recipe_ref)).first() \
             if recipe_ref.isdigit() else None
@@ -294,16 +316,17 @@ def _imatrix(data, files, base_model: BaseModel | None, errors: dict) -> Imatrix
             errors["imatrix_sha256"] = ["the site holds no imatrix with this sha256 (an earlier upload is kept for a "
                                         "day): upload it again"]
     else:
-        errors["imatrix"] = ["This field is required: upload an imatrix (GGUF) or give a recipe whose imatrix to use."]
+        errors["imatrix"] = ["This field is required: upload an imatrix (GGUF), give a recipe whose imatrix to use, or "
+                             "one a worker computed (imatrix_job)."]
     if raw is None:
         return None
     evidence = _evidence(raw, errors)
     if evidence is None:
         return None
     if base_model is not None and (problems := _fits(evidence, base_model)):
-        errors["imatrix_recipe" if recipe else "imatrix"] = problems
+        errors["imatrix_recipe" if recipe else "imatrix_job" if job else "imatrix"] = problems
         return None
-    return ImatrixChoice(raw=raw, evidence=evidence, recipe=recipe, uploaded=upload is not None)
+    return ImatrixChoice(raw=raw, evidence=evidence, recipe=recipe, uploaded=upload is not None, job=job)
 
 
 def clean_allocation(data, files) -> AllocationAsk:

@@ -24,7 +24,8 @@ def _page(request, form: AllocationForm, proposal=None, kept_sha256: str = "", s
 @login_required
 def allocation_new(request):
     form = AllocationForm(request.POST or None, request.FILES or None,
-                          initial={"base_model": request.GET.get("base_model", "")})
+                          initial={"base_model": request.GET.get("base_model", ""),
+                                   "imatrix_job": request.GET.get("imatrix_job", "")})
     if request.method != "POST":
         return _page(request, form)
     proposal = None
@@ -34,7 +35,7 @@ def allocation_new(request):
         except SubmissionInvalid as exc:
             add_submission_errors(form, exc.errors)
     kept = "" if form.ask else request.POST.get("imatrix_sha256", "")
-    if form.ask is not None and form.ask.imatrix.recipe is None:
+    if form.ask is not None and form.ask.imatrix.recipe is None and form.ask.imatrix.job is None:
         # an upload is kept for the next step (proposing again, or submitting) instead of being sent twice
         kept = services.imatrix_stage(imatrix=form.ask.imatrix) if form.ask.imatrix.uploaded else form.ask.imatrix.sha256
     return _page(request, form, proposal, kept, status=200 if proposal else 400)

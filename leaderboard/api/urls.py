@@ -2,7 +2,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.authtoken.views import obtain_auth_token
 
-from leaderboard.api import experiments, leaderboard, predictors, sweeps, views
+from leaderboard.api import experiments, imatrices, leaderboard, predictors, sweeps, views
 from leaderboard.api.transfer import RecipeTransfer
 
 urlpatterns = [
@@ -33,6 +33,8 @@ urlpatterns = [
     path("sweeps/<int:pk>/retry/", sweeps.SweepRetry.as_view(), name="api_sweep_retry"),
     path("sweeps/<int:pk>/combine/", sweeps.SweepCombine.as_view(), name="api_sweep_combine"),
     path("allocations/", include("leaderboard.api.allocations")),
+    path("imatrices/", imatrices.ImatrixListCreate.as_view(), name="api_imatrices"),
+    path("imatrices/<int:pk>/", imatrices.ImatrixDetail.as_view(), name="api_imatrix"),
     path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api_schema"), name="api_docs"),
 ]

@@ -33,7 +33,7 @@ def _inventory(path: Path) -> dict:
     return info
 
 
-def _local_or_fetched(source: str, sha256: str | None, max_bytes: int | None = None) -> tuple[Path, str]:
+def local_or_fetched(source: str, sha256: str | None, max_bytes: int | None = None) -> tuple[Path, str]:
     """A local file is hashed where it lies; a URL is streamed into the model store."""
     if source.startswith("https://"):
         return fetch_into_store(source, settings.MODEL_STORE, sha256, max_bytes=max_bytes)
@@ -61,7 +61,7 @@ def base_model_register(*, source: str, sha256: str | None = None, name: str | N
                         max_bytes: int | None = None) -> BaseModel:
     """Read a GGUF's architecture and tensor inventory and register it (again: updates the row). A URL's
     file that then fails to register is removed from the store again (when nothing else uses it)."""
-    path, digest = _local_or_fetched(source, sha256, max_bytes)
+    path, digest = local_or_fetched(source, sha256, max_bytes)
     try:
         return _register(path, digest, source=source, name=name, family=family, note=note, approved=approved,
                          proposed_by=proposed_by)
@@ -93,7 +93,7 @@ class NotACorpus(ValueError):
     pass
 
 
-def _check_text(path: Path) -> None:
+def check_text(path: Path) -> None:
     """An evaluation corpus is UTF-8 text: not a model, an archive or any other readable file."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     with open(path, "rb") as f:
@@ -112,8 +112,8 @@ def _check_text(path: Path) -> None:
 
 def corpus_register(*, name: str, source: str, n_ctx: int = 512, n_chunks: int = 8,
                     make_default: bool = False, note: str = "") -> EvalCorpus:
-    path, digest = _local_or_fetched(source, None)
-    _check_text(path)
+    path, digest = local_or_fetched(source, None)
+    check_text(path)
     with transaction.atomic():
         if make_default:
             EvalCorpus.objects.update(is_default=False)

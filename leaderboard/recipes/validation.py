@@ -47,6 +47,9 @@ class RecipeSubmission:
     imatrix_tensors: list[str] = field(default_factory=list)
 
 
+TRUE_WORDS = {"1", "true", "on", "yes"}  # a checkbox or a JSON boolean, as field_text reads them
+
+
 def field_text(data, name: str) -> str:
     value = data.get(name)
     return "" if value is None else str(value).strip()

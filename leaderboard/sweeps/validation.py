@@ -6,9 +6,7 @@ from dataclasses import dataclass
 from leaderboard.basemodels.models import EvalCorpus
 from leaderboard.domain.sweep import SweepSpec, SweepSpecError, parse_sweep_spec
 from leaderboard.recipes.models import Recipe
-from leaderboard.recipes.validation import SubmissionInvalid, field_text
-
-TRUE_WORDS = {"1", "true", "on", "yes"}
+from leaderboard.recipes.validation import TRUE_WORDS, SubmissionInvalid, field_text
 
 
 @dataclass(frozen=True)
