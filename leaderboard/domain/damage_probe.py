@@ -1,0 +1,100 @@
+"""The measured allocator's cheap probe: a damage table from a few measurements of the base model itself.
+
+Every tensor llama.cpp quantizes starts at a REFERENCE type (q8_0: nearly lossless, and every row length of
+these models is a multiple of its 32-wide block); an arm moves one tensor class (all its layers: `ffn_down`,
+`attn_v`, `token_embd.weight`, ...) to one candidate type and leaves the rest at the reference. Each arm is
+measured once, mean KLD against the base's teacher on the evaluation profile's tokens, and its damage is
+d(class, type) = KLD(arm) − KLD(reference), floored at 0 (an arm can measure a hair below the reference by chance;
+no candidate below the reference is truly better). The allocator sums damages, so the table assumes they add:
+it is measured one class at a time, and a mix moves many classes at once.
+
+A class's damage is shared among its tensors, so the allocator can give single layers more or fewer bits: by
+the imatrix's importance of each tensor (its summed normalised Σx², leaderboard.domain.allocation's
+TensorImportance: a layer whose inputs are larger loses more to the same rounding), or in even shares without
+one (or where a class has no imatrix entry: the token embedding never has one). The reference type itself has
+damage 0 for every tensor, so it is a candidate of every tensor.
+
+Arms: a (class, type) pair is probed only when every tensor of the class takes the type as it is (rows a
+multiple of its block); a type the class's rows cannot take would make llama.cpp fall back to another, so it is
+never a candidate of that class (leaderboard.domain.allocation.takes_type).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from leaderboard.domain.allocation import DamageTable, TensorImportance, is_quantized, takes_type, tensor_class
+from leaderboard.domain.plan import TensorPlan
+from leaderboard.domain.recipe_format import quant_type_name
+
+REFERENCE_TYPE = "q8_0"
+# the probe's candidate types: the K-quants where the rows take them, and the 32-wide types that the
+# 640- and 576-column tensors of Gemma 3 270M and SmolLM2-135M fall back to
+PROBE_TIERS = ("q2_K", "q3_K", "q4_K", "q5_K", "q6_K", "iq4_nl", "q5_0", "q8_0")
+
+
+@dataclass(frozen=True)
+class ProbeArm:
+    tensor_class: str
+    type_name: str
+    tensors: tuple[str, ...]  # the class's tensors, moved to type_name in this arm
+
+    @property
+    def label(self) -> str:
+        return f"{self.tensor_class} -> {self.type_name}"
+
+
+def classes_of(tensors: Sequence[TensorPlan]) -> dict[str, list[TensorPlan]]:
+    """The quantized tensors by class, in plan order."""
+    classes: dict[str, list[TensorPlan]] = {}
+    for t in tensors:
+        if is_quantized(t):
+            classes.setdefault(tensor_class(t.name)[0], []).append(t)
+    return classes
+
+
+def probe_arms(tensors: Sequence[TensorPlan], tiers: Sequence[str] = PROBE_TIERS,
+               reference: str = REFERENCE_TYPE) -> list[ProbeArm]:
+    reference = quant_type_name(reference)
+    arms = []
+    for cls, members in classes_of(tensors).items():
+        for type_name in dict.fromkeys(quant_type_name(t) for t in tiers):
+            if type_name != reference and all(takes_type(t.shape, type_name) for t in members):
+                arms.append(ProbeArm(cls, type_name, tuple(t.name for t in members)))
+    return arms
+
+
+def reference_types(tensors: Sequence[TensorPlan], reference: str = REFERENCE_TYPE) -> dict[str, str]:
+    """Every quantized tensor at the reference type: the probe's reference file."""
+    return {t.name: quant_type_name(reference) for t in tensors if is_quantized(t)}
+
+
+def arm_types(tensors: Sequence[TensorPlan], arm: ProbeArm, reference: str = REFERENCE_TYPE) -> dict[str, str]:
+    return {**reference_types(tensors, reference), **{name: arm.type_name for name in arm.tensors}}
+
+
+def _shares(members: Sequence[TensorPlan], importance: TensorImportance | None) -> dict[str, float]:
+    weights = {t.name: float(importance.values.get(t.name, 0.0)) if importance else 0.0 for t in members}
+    total = sum(weights.values())
+    if total <= 0.0 or any(w <= 0.0 for w in weights.values()):
+        return {t.name: 1.0 / len(members) for t in members}
+    return {name: w / total for name, w in weights.items()}
+
+
+def damage_table(tensors: Sequence[TensorPlan], measured: Mapping[tuple[str, str], float], reference_kld: float,
+                 importance: TensorImportance | None = None, reference: str = REFERENCE_TYPE) -> DamageTable:
+    """The table from the arms' mean KLD ((class, type) -> KLD) and the reference's: per (class, layer, type)
+    the class's damage times the tensor's share (layer None for a tensor outside the blocks)."""
+    reference = quant_type_name(reference)
+    entries: dict[tuple[str, int | None, str], float] = {}
+    for cls, members in classes_of(tensors).items():
+        shares = _shares(members, importance)
+        for t in members:
+            entries[(cls, tensor_class(t.name)[1], reference)] = 0.0
+        for (arm_class, type_name), kld in measured.items():
+            if arm_class != cls:
+                continue
+            damage = max(float(kld) - float(reference_kld), 0.0)
+            for t in members:
+                entries[(cls, tensor_class(t.name)[1], quant_type_name(type_name))] = damage * shares[t.name]
+    return DamageTable(entries)

@@ -1,0 +1,72 @@
+"""The measured allocator's probe: which arms it measures on tensor lists shaped like the two real bases, and the
+damage table it makes from their mean KLD, checked against a hand count."""
+import pytest
+
+from leaderboard.domain.allocation import AllocationRequest, TensorImportance, allocate, bits_per_weight
+from leaderboard.domain.damage_probe import (
+    PROBE_TIERS, REFERENCE_TYPE, arm_types, classes_of, damage_table, probe_arms, reference_types)
+from tests.unit.test_allocation import MODELS, _layout
+
+
+def test_every_class_is_probed_at_the_types_its_rows_take_and_no_other():
+    gemma = MODELS["gemma3-270m"]
+    arms = {(a.tensor_class, a.type_name): a for a in probe_arms(gemma)}
+    # 640-column rows take only the 32-wide types; 1024- and 2048-column rows take the K-quants too
+    assert sorted(t for c, t in arms if c == "attn_q.weight") == ["iq4_nl", "q5_0"]
+    assert sorted(t for c, t in arms if c == "token_embd.weight") == ["iq4_nl", "q5_0"]
+    assert sorted(t for c, t in arms if c == "ffn_down.weight") == sorted(set(PROBE_TIERS) - {REFERENCE_TYPE})
+    assert len(arms["ffn_down.weight", "q2_K"].tensors) == 18 and len(arms) == 6 * 2 + 2 * 7
+    assert not any(t == REFERENCE_TYPE for _, t in arms)
+    smol = {(a.tensor_class, a.type_name) for a in probe_arms(MODELS["smollm2-135m"])}
+    assert {t for c, t in smol if c == "attn_output.weight"} == {"iq4_nl", "q5_0"}  # 576 columns
+
+
+def test_an_arm_moves_one_class_and_leaves_the_rest_at_the_reference():
+    gemma = MODELS["gemma3-270m"]
+    arm = next(a for a in probe_arms(gemma) if a.label == "ffn_down.weight -> q3_K")
+    types = arm_types(gemma, arm)
+    assert types == {**reference_types(gemma), **{f"blk.{i}.ffn_down.weight": "q3_K" for i in range(18)}}
+    assert set(types) == {t.name for ts in classes_of(gemma).values() for t in ts}
+    assert "blk.0.attn_norm.weight" not in types  # norms are never quantized
+
+
+def test_a_class_damage_is_shared_by_importance_and_floored_at_zero():
+    gemma = MODELS["gemma3-270m"]
+    measured = {("ffn_down.weight", "q2_K"): 0.110, ("ffn_down.weight", "q6_K"): 0.0095,
+                ("token_embd.weight", "iq4_nl"): 0.020}
+    importance = TensorImportance({f"blk.{i}.ffn_down.weight": float(i + 1) for i in range(18)})
+    table = damage_table(gemma, measured, 0.010, importance)
+    total = sum(range(1, 19))
+    assert table.damage("blk.0.ffn_down.weight", "q2_K") == pytest.approx(0.100 * 1 / total)
+    assert table.damage("blk.17.ffn_down.weight", "q2_K") == pytest.approx(0.100 * 18 / total)
+    assert table.damage("blk.5.ffn_down.weight", "q6_K") == 0.0  # below the reference: no damage, not a gain
+    assert table.damage("token_embd.weight", "iq4_nl") == pytest.approx(0.010)  # one tensor, no imatrix entry
+    assert table.damage("blk.3.attn_q.weight", "q8_0") == 0.0 and table.damage("blk.3.attn_q.weight", "q5_0") is None
+    even = damage_table(gemma, measured, 0.010)
+    assert even.damage("blk.4.ffn_down.weight", "q2_K") == pytest.approx(0.100 / 18)
+
+
+def test_the_measured_allocator_takes_the_probes_table_and_spends_bytes_where_damage_is():
+    gemma = MODELS["gemma3-270m"]
+    measured = {}
+    for arm in probe_arms(gemma):
+        # damage falls with bits; ffn_down is ten times as sensitive as anything else
+        bits = {"q2_K": 2.6, "q3_K": 3.4, "q4_K": 4.5, "iq4_nl": 4.5, "q5_0": 5.5, "q5_K": 5.5, "q6_K": 6.6}
+        scale = 10.0 if arm.tensor_class == "ffn_down.weight" else 1.0
+        measured[(arm.tensor_class, arm.type_name)] = 0.01 + scale * 2.0 ** (-2 * bits[arm.type_name])
+    table = damage_table(gemma, measured, 0.01)
+    reference_bytes = _layout(gemma).file_bytes(t.bytes for t in gemma)  # the stock-like plan's own size
+    allocation = allocate(AllocationRequest(method="measured", version=1, tensors=gemma, layout=_layout(gemma),
+                                            budget_bytes=reference_bytes, tiers=PROBE_TIERS), table)
+    assert allocation.file_bytes <= reference_bytes
+    down = [allocation.types[f"blk.{i}.ffn_down.weight"] for i in range(18)]
+    assert all(d in ("q6_K", "q8_0") for d in down)  # the sensitive class is kept high
+    cheaper = allocate(AllocationRequest(method="measured", version=1, tensors=gemma, layout=_layout(gemma),
+                                         budget_bytes=int(reference_bytes * 0.8), tiers=PROBE_TIERS), table)
+    # under a tighter budget the insensitive bytes go first: the token embedding (most of the file), then the gates
+    assert cheaper.predicted_damage > allocation.predicted_damage and cheaper.types["token_embd.weight"] == "iq4_nl"
+
+    def mean_bits(cls):
+        return sum(bits_per_weight(cheaper.types[f"blk.{i}.{cls}"]) for i in range(18)) / 18
+
+    assert mean_bits("ffn_down.weight") > mean_bits("ffn_gate.weight")
