@@ -20,7 +20,6 @@ worst ratio (measured allocator mean KLD / stock mean KLD) over the six budgets.
 """
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections import Counter
@@ -41,22 +40,19 @@ def _histogram(types: dict[str, str]) -> str:
 
 
 def main(keys: list[str]) -> int:
-    import numpy as np
-
     from leaderboard.domain.allocation import AllocationRequest, BudgetTooSmallError, TensorImportance, allocate
-    from leaderboard.domain.damage_probe import PROBE_TIERS, arm_types, damage_table, probe_arms, reference_types
+    from leaderboard.domain.damage_probe import PROBE_TIERS, damage_table
     from leaderboard.domain.file_size import FileLayout
     from leaderboard.domain.paired import paired_differences
-    from leaderboard.domain.allocation import rules_for_types
     from leaderboard.domain.recipe_format import imatrix_file_name
     from leaderboard.files.gguf_meta import imatrix_metadata, read_imatrix
     from workers.engine.imatrix import beyond_evaluation, compute_imatrix
     from workers.engine.llamacpp.cpu_path import cpu_model
+    from workers.engine.damage_probe import pinned_request, run_probe
     from workers.engine.llamacpp.quantize import QuantizeRequest, run_quantize
     from workers.engine.measure import measure_quant
     from workers.engine.packaged_bases import BASES, f16_base
     from workers.engine.planner import resolve_plan
-    from workers.engine.variant_file import splice_tensors
 
     corpus = c.corpus_path()
     WORK.mkdir(parents=True, exist_ok=True)
@@ -83,19 +79,15 @@ def main(keys: list[str]) -> int:
         importance = TensorImportance.from_imatrix(imatrix.entries)
 
         def request(ftype: str, types: dict[str, str] | None = None, with_imatrix: bool = True) -> QuantizeRequest:
-            overrides = tuple((r.pattern, r.type_name) for r in rules_for_types(types)) if types else ()
-            return QuantizeRequest(ftype, overrides=overrides, imatrix=imatrix.entries if with_imatrix else None,
-                                   metadata=metadata if with_imatrix else ())
+            return pinned_request(ftype, types, imatrix.entries if with_imatrix else None, metadata)
 
         measured_files: dict[str, tuple[dict, object]] = {}
 
         def measure(label: str, path: Path) -> tuple[dict, object]:
-            cache = folder / f"{label}.json"
             arrays = []
             t = time.monotonic()
             stats = measure_quant(path, teacher, n_threads=c.N_THREADS, n_gpu_layers=c.N_GPU_LAYERS,
                                   on_tokens=arrays.append)
-            cache.write_text(json.dumps({"kld_mean": stats["kld_mean"], "bytes": path.stat().st_size}))
             c.log(f"{key}: {label}: mean KLD {stats['kld_mean']:.6f} ({time.monotonic() - t:.0f} s)")
             measured_files[label] = (stats, arrays[0])
             return stats, arrays[0]
@@ -112,27 +104,15 @@ def main(keys: list[str]) -> int:
         layout = FileLayout.of_plan(stock_plan)
 
         # --- the probe
-        t_probe = time.monotonic()
-        reference = make("probe-reference", request("Q4_K_M", reference_types(tensors)))
-        ref_stats, _ = measure("probe-reference", reference)
-        arms = probe_arms(tensors)
-        donors = {}
-        for type_name in dict.fromkeys(a.type_name for a in arms):
-            donor_types = reference_types(tensors)
-            donor_types.update({n: type_name for a in arms if a.type_name == type_name for n in a.tensors})
-            donors[type_name] = make(f"probe-donor-{type_name}", request("Q4_K_M", donor_types))
-        klds = {}
-        for arm in arms:
-            spliced = folder / "probe-arm.gguf"
-            splice_tensors(reference, [donors[arm.type_name]], arm_types(tensors, arm), spliced)
-            klds[(arm.tensor_class, arm.type_name)] = measure(f"probe {arm.label}", spliced)[0]["kld_mean"]
-        spliced.unlink(missing_ok=True)
-        table = damage_table(tensors, klds, ref_stats["kld_mean"], importance)
-        probe_seconds = time.monotonic() - t_probe
-        print(f"\n{BASES[key].name}: probe of {len(arms)} arms + reference (KLD {ref_stats['kld_mean']:.6f}) in "
+        probe = run_probe(base, teacher, tensors, folder / "probe", imatrix=imatrix.entries, metadata=metadata,
+                          n_threads=c.N_THREADS, n_gpu_layers=c.N_GPU_LAYERS,
+                          on_arm=lambda label, kld: c.log(f"{key}: probe {label}: mean KLD {kld:.6f}"))
+        klds, arms, probe_seconds = probe.klds, probe.arms, probe.seconds
+        table = damage_table(tensors, klds, probe.reference_kld, importance)
+        print(f"\n{BASES[key].name}: probe of {len(arms)} arms + reference (KLD {probe.reference_kld:.6f}) in "
               f"{probe_seconds:.0f} s; damage per class (Δ mean KLD vs all-q8_0):")
         for (cls, type_name), kld in sorted(klds.items()):
-            print(f"  {cls:24s} {type_name:7s} {kld - ref_stats['kld_mean']:+.6f}")
+            print(f"  {cls:24s} {type_name:7s} {kld - probe.reference_kld:+.6f}")
 
         source = BASES[key].source_ftype
         source_types = {t.name: t.final_type for t in resolve_plan(base, QuantizeRequest(source)).tensors
@@ -188,8 +168,6 @@ def main(keys: list[str]) -> int:
             print(f"    measured vs stock with the same imatrix: {im.estimate:+.6f} [{im.low:+.6f}, {im.high:+.6f}], "
                   f"ratio {measured_stats['kld_mean'] / stock_im['kld_mean']:.3f}")
         c.log(f"{key}: done in {time.monotonic() - t_base:.0f} s")
-        for p in folder.glob("probe-*.gguf"):
-            p.unlink()
     print(f"worst ratio (measured allocator mean KLD / stock mean KLD) over {len(ratios)} budgets:")
     print(f"{max(ratios):.3f}")
     return 0

@@ -14,6 +14,7 @@ PLAN_TASK = "recipes.compute_plan"
 REPRODUCE_TASK = "runs.reproduce"
 FETCH_PROPOSAL_TASK = "basemodels.fetch_proposal"
 IMATRIX_TASK = "allocators.compute_imatrix"
+PROBE_TASK = "allocators.damage_probe"
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from django.urls import include, path
 
 from leaderboard import health
 from leaderboard.accounts import views as account_views
-from leaderboard.allocators import imatrix_views, views as allocator_views
+from leaderboard.allocators import imatrix_views, probe_views, views as allocator_views
 from leaderboard.basemodels import views as basemodel_views
 from leaderboard.experiments import views as experiment_views
 from leaderboard.frontiers import views as frontier_views
@@ -45,6 +45,8 @@ urlpatterns = [
     path("imatrices/", imatrix_views.imatrix_list, name="imatrix_list"),
     path("imatrices/<int:pk>/", imatrix_views.imatrix_job, name="imatrix_job"),
     path("imatrices/<int:pk>/download/", imatrix_views.imatrix_download, name="imatrix_download"),
+    path("allocators/probes/", probe_views.probe_new, name="probe_new"),
+    path("allocators/probes/<int:pk>/", probe_views.probe_detail, name="damage_probe"),
     path("experiments/", experiment_views.experiment_board, name="experiment_board"),
     path("experiments/new/", experiment_views.experiment_new, name="experiment_new"),
     path("experiments/<int:pk>/", experiment_views.experiment_detail, name="experiment_detail"),

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from leaderboard.allocators import imatrix_jobs
+from leaderboard.allocators import imatrix_jobs, worker_jobs
 from leaderboard.allocators.models import ImatrixJob
 from leaderboard.domain.calibration import overlap_refusal
 from leaderboard.files.gguf_meta import read_imatrix
@@ -52,14 +52,14 @@ def calibration_text(job: ImatrixJob, base_path: Path) -> tuple[int, bytes]:
 
 
 def compute_imatrix_job(job_id: int) -> None:
-    token = durably(imatrix_jobs.imatrix_claim, job_id=job_id, worker=socket.gethostname())
+    token = durably(worker_jobs.claim, ImatrixJob, job_id, socket.gethostname())
     if token is None:
         log.info("imatrix job %s is not queued; nothing to do", job_id)
         return
-    beat = Heartbeat(lambda p: imatrix_jobs.imatrix_heartbeat(job_id=job_id, token=token, progress=p),
-                     imatrix_jobs.JobLost, {"imatrix_job": job_id})
+    beat = Heartbeat(lambda p: worker_jobs.heartbeat(ImatrixJob, job_id, token, p), worker_jobs.JobLost,
+                     {"imatrix_job": job_id})
     try:
-        with beat, tempfile.TemporaryDirectory(dir=_work_dir()) as tmp:
+        with beat, tempfile.TemporaryDirectory(dir=scratch_dir()) as tmp:
             job = ImatrixJob.objects.select_related("base_model", "calibration__beyond").get(pk=job_id)
             base = job.base_model
             base_path, _ = fetch_into_store(base.source, settings.MODEL_STORE, base.sha256)
@@ -77,14 +77,15 @@ def compute_imatrix_job(job_id: int) -> None:
                     sha256=report.sha256, entry_names=names, chunks=report.chunks, text_start=start,
                     seconds=report.seconds)
     except (ImatrixError, CalibrationOverlaps, FetchError) as exc:
-        durably(imatrix_jobs.imatrix_fail, job_id=job_id, token=token, error=str(exc))
+        durably(worker_jobs.fail, ImatrixJob, job_id, token, str(exc))
     except Exception as exc:  # a bug or an environment fault: one sentence on the job, the traceback in the log
         log.exception("imatrix job %s failed with an internal error", job_id)
-        durably(imatrix_jobs.imatrix_fail, job_id=job_id, token=token,
-                error=f"the worker failed with an internal error ({type(exc).__name__}); its log has the details")
+        durably(worker_jobs.fail, ImatrixJob, job_id, token,
+                f"the worker failed with an internal error ({type(exc).__name__}); its log has the details")
 
 
-def _work_dir() -> Path:
+def scratch_dir() -> Path:
+    """The worker's work folder, where a job makes its temporary files."""
     path = Path(settings.WORK_DIR)
     path.mkdir(parents=True, exist_ok=True)
     return path

@@ -9,7 +9,7 @@ from django.conf import settings
 from leaderboard import health
 from leaderboard.celery import app
 from leaderboard.housekeeping import requeue_stalled_work
-from workers import imatrix_job, planning, reproduce as reproduction
+from workers import damage_probe_job, imatrix_job, planning, reproduce as reproduction
 from leaderboard.basemodels import services as basemodel_services
 from leaderboard.sweeps import services as sweep_services
 
@@ -39,6 +39,12 @@ def fetch_proposal(proposal_id: int) -> None:
              soft_time_limit=settings.RUN_SOFT_TIME_LIMIT, time_limit=settings.RUN_TIME_LIMIT)
 def compute_imatrix(job_id: int) -> None:
     imatrix_job.compute_imatrix_job(job_id)
+
+
+@shared_task(name="allocators.damage_probe", acks_late=True, reject_on_worker_lost=True,
+             soft_time_limit=settings.RUN_SOFT_TIME_LIMIT, time_limit=settings.RUN_TIME_LIMIT)
+def damage_probe(probe_id: int) -> None:
+    damage_probe_job.run_probe_job(probe_id)
 
 
 @shared_task(name="housekeeping.requeue_stalled")

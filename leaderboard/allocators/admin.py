@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from leaderboard.allocators.models import AllocatorMethod, CalibrationText, ImatrixJob
+from leaderboard.allocators.models import AllocatorMethod, CalibrationText, DamageProbe, ImatrixJob
 
 
 @admin.register(AllocatorMethod)
@@ -21,4 +21,10 @@ class CalibrationTextAdmin(admin.ModelAdmin):
 @admin.register(ImatrixJob)
 class ImatrixJobAdmin(admin.ModelAdmin):
     list_display = ["pk", "base_model", "calibration", "n_ctx", "n_chunks", "state", "coverage", "created_at"]
+    list_filter = ["state"]
+
+
+@admin.register(DamageProbe)
+class DamageProbeAdmin(admin.ModelAdmin):
+    list_display = ["pk", "base_model", "imatrix", "corpus", "state", "reference_kld", "created_at"]
     list_filter = ["state"]

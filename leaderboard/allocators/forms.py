@@ -24,6 +24,8 @@ class AllocationForm(forms.Form):
                                      widget=forms.Select)
     imatrix_job = forms.CharField(required=False, label="…or one a worker computed for this base model",
                                   widget=forms.Select)
+    damage_probe = forms.CharField(required=False, label="Damage probe (the measured allocator's evidence)",
+                                   widget=forms.Select)
     budget = forms.CharField(required=False, label="Budget", widget=forms.TextInput(attrs={"placeholder": "e.g. 180"}))
     budget_unit = forms.CharField(required=False, label="Budget unit", initial="MiB",
                                   widget=forms.Select(choices=[(u, UNIT_LABELS[u]) for u in UNITS]))
@@ -42,9 +44,12 @@ class AllocationForm(forms.Form):
         self.fields["imatrix_job"].widget.choices = [("", "—")] + (
             [(j.pk, f"#{j.pk} {j.calibration.name}, {j.chunks} × {j.n_ctx} tokens ({j.coverage})")
              for j in selectors.computed_imatrices(base)] if base else [])
+        self.fields["damage_probe"].widget.choices = [("", "—")] + (
+            [(p.pk, f"#{p.pk}: {len(p.arms)} arms on {p.corpus.name}, imatrix #{p.imatrix_id}")
+             for p in selectors.damage_probes(base)] if base else [])
         self.fields["method"].widget.choices = [
             (str(m), f"{m}: {m.summary}" + ("" if selectors.reads_imatrix(m) else
-                                            " (needs measured damage, which the site does not collect yet)"))
+                                            " (reads a damage probe, quantizes with the probe's imatrix)"))
             for m in selectors.offered_methods()]
         self.ask = None
 

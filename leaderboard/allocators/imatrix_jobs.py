@@ -6,21 +6,21 @@ from an evaluation corpus beyond its evaluation span is cut, and checked, by the
 tokenizer. A user asks for an imatrix of a base model from one (imatrix_request): one job per (base, text,
 context, chunks, output), computed on the `gpu` queue by workers/imatrix_job.py. The job's row is the source of
 truth: a worker claims it with a token, beats on it, and only the holder of the token finishes or fails it; the
-reaper (imatrix_jobs_requeue_stalled) re-queues a job whose worker stopped beating, at most RUN_MAX_ATTEMPTS times.
+reaper (imatrix_jobs_requeue_stalled) re-queues a job whose worker stopped beating, at most RUN_MAX_ATTEMPTS times
+(leaderboard/allocators/worker_jobs.py).
 """
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from leaderboard import dispatch
+from leaderboard.allocators import worker_jobs
 from leaderboard.allocators.models import CalibrationText, ImatrixJob
 from leaderboard.basemodels.models import BaseModel, EvalCorpus
 from leaderboard.basemodels.services import check_text, local_or_fetched
@@ -32,10 +32,6 @@ MAX_CHUNKS = 1000  # llama-imatrix's default text is a few hundred chunks; a tho
 
 class CalibrationRefused(ValueError):
     """The text overlaps an evaluation corpus, or is not a text."""
-
-
-class JobLost(Exception):
-    """The job is no longer this worker's: the reaper gave it to another, or it is final."""
 
 
 def evaluation_texts(*, spans: dict[int, int] | None = None) -> dict[str, bytes]:
@@ -84,31 +80,11 @@ def imatrix_request(*, base_model: BaseModel, calibration: CalibrationText, n_ct
             include_output=include_output, defaults={"requested_by": user, "heartbeat_at": timezone.now()})
         again = not created and job.state == ImatrixJob.State.FAILED
         if again:
-            ImatrixJob.objects.filter(pk=job.pk).update(state=ImatrixJob.State.QUEUED, error="", attempt=0,
-                                                       progress=0.0, heartbeat_at=timezone.now())
+            worker_jobs.requeue(ImatrixJob, job.pk)
             job.refresh_from_db()
         if created or again:
             dispatch.enqueue(dispatch.IMATRIX_TASK, job.pk, queue="gpu")
     return job, created or again
-
-
-def imatrix_claim(*, job_id: int, worker: str) -> uuid.UUID | None:
-    """Take a queued job: its token, or None when it is not queued (another worker has it, or it is final)."""
-    token = uuid.uuid4()
-    now = timezone.now()
-    claimed = ImatrixJob.objects.filter(pk=job_id, state=ImatrixJob.State.QUEUED).update(
-        state=ImatrixJob.State.RUNNING, claim_token=token, worker=worker, attempt=F("attempt") + 1, heartbeat_at=now,
-        started_at=now, progress=0.0, error="")
-    return token if claimed else None
-
-
-def _holding(job_id: int, token: uuid.UUID):
-    return ImatrixJob.objects.filter(pk=job_id, state=ImatrixJob.State.RUNNING, claim_token=token)
-
-
-def imatrix_heartbeat(*, job_id: int, token: uuid.UUID, progress: float) -> None:
-    if not _holding(job_id, token).update(heartbeat_at=timezone.now(), progress=progress):
-        raise JobLost(job_id)
 
 
 def imatrix_finish(*, job_id: int, token: uuid.UUID, data: bytes, sha256: str, entry_names: list[str], chunks: int,
@@ -116,7 +92,7 @@ def imatrix_finish(*, job_id: int, token: uuid.UUID, data: bytes, sha256: str, e
     """Store the file and mark the job done, if this worker still holds it (False otherwise: nothing is changed).
     The coverage counts the base's weights (2-D or more) the file has sums for."""
     with transaction.atomic():
-        job = _holding(job_id, token).select_for_update().select_related("base_model").first()
+        job = worker_jobs.holding(ImatrixJob, job_id, token).select_for_update().select_related("base_model").first()
         if job is None:
             return False
         names = set(entry_names)
@@ -129,29 +105,5 @@ def imatrix_finish(*, job_id: int, token: uuid.UUID, data: bytes, sha256: str, e
     return True
 
 
-def imatrix_fail(*, job_id: int, token: uuid.UUID, error: str) -> bool:
-    return bool(_holding(job_id, token).update(state=ImatrixJob.State.FAILED, claim_token=None, error=error[:2000],
-                                               finished_at=timezone.now()))
-
-
 def imatrix_jobs_requeue_stalled(*, resend_all_queued: bool = False) -> list[int]:
-    """Re-queue running jobs whose worker stopped beating (failed after RUN_MAX_ATTEMPTS) and re-send queued jobs
-    whose message may have been lost, as runs_requeue_stalled does for runs."""
-    now = timezone.now()
-    stalled = ImatrixJob.objects.filter(state=ImatrixJob.State.RUNNING,
-                                        heartbeat_at__lt=now - timedelta(seconds=settings.RUN_STALLED_AFTER_SECONDS))
-    resend = []
-    for job in stalled:
-        held = ImatrixJob.objects.filter(pk=job.pk, state=job.state, claim_token=job.claim_token)
-        if job.attempt >= settings.RUN_MAX_ATTEMPTS:
-            held.update(state=ImatrixJob.State.FAILED, claim_token=None, finished_at=now,
-                        error=f"the worker stopped responding {job.attempt} times (last: {job.worker or 'unknown'})")
-        elif held.update(state=ImatrixJob.State.QUEUED, claim_token=None, heartbeat_at=now):
-            resend.append(job.pk)
-    cutoff = now - timedelta(seconds=0 if resend_all_queued else settings.RUN_RESEND_QUEUED_AFTER_SECONDS)
-    lost = list(ImatrixJob.objects.filter(state=ImatrixJob.State.QUEUED, heartbeat_at__lt=cutoff)
-                .values_list("pk", flat=True))
-    ImatrixJob.objects.filter(pk__in=lost).update(heartbeat_at=now)
-    for job_id in resend + lost:
-        dispatch.send_now(dispatch.IMATRIX_TASK, job_id, queue="gpu")
-    return resend + lost
+    return worker_jobs.requeue_stalled(ImatrixJob, dispatch.IMATRIX_TASK, resend_all_queued=resend_all_queued)

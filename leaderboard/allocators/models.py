@@ -44,6 +44,8 @@ class AllocatorInputs(models.Model):
     predicted_file_bytes = models.BigIntegerField()
     search = models.CharField(max_length=16, help_text="queue or knapsack")
     predicted_damage = models.FloatField(help_text="the method's objective for these rules")
+    probe = models.ForeignKey("DamageProbe", null=True, blank=True, on_delete=models.PROTECT, related_name="recipes",
+                              help_text="the measured allocator's damage table (its sha256 is inputs' importance_sha256)")
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -73,10 +75,10 @@ class CalibrationText(models.Model):
         return self.name
 
 
-class ImatrixJob(models.Model):
-    """An imatrix a worker computes for a base model from a calibration text, as `llama-imatrix -c n_ctx
-    --chunks n_chunks` does. This row is the source of truth for the job's state; the same request (base,
-    text, context, chunks, output) is one job, and a done job's file is kept in the site's storage."""
+class WorkerJob(models.Model):
+    """Work a worker does for the allocators (an imatrix, a damage probe): its row is the source of truth for its
+    state. A worker claims it with a token, beats on it, and only the holder of the token finishes or fails it
+    (leaderboard/allocators/worker_jobs.py); the reaper re-queues one whose worker stopped beating."""
 
     class State(models.TextChoices):
         QUEUED = "queued", "waiting for a worker"
@@ -84,11 +86,6 @@ class ImatrixJob(models.Model):
         DONE = "done"
         FAILED = "failed"
 
-    base_model = models.ForeignKey(BaseModel, on_delete=models.CASCADE, related_name="imatrix_jobs")
-    calibration = models.ForeignKey(CalibrationText, on_delete=models.PROTECT, related_name="jobs")
-    n_ctx = models.PositiveIntegerField(default=512)
-    n_chunks = models.PositiveIntegerField(default=100, help_text="chunks of n_ctx tokens; fewer when the text is short")
-    include_output = models.BooleanField(default=False, help_text="also collect output.weight (--process-output)")
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
     claim_token = models.UUIDField(null=True, blank=True)
@@ -97,6 +94,25 @@ class ImatrixJob(models.Model):
     progress = models.FloatField(default=0.0)
     heartbeat_at = models.DateTimeField(null=True)
     error = models.TextField(blank=True)
+    seconds = models.FloatField(null=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True)
+    finished_at = models.DateTimeField(null=True)
+
+    class Meta:
+        abstract = True
+
+
+class ImatrixJob(WorkerJob):
+    """An imatrix a worker computes for a base model from a calibration text, as `llama-imatrix -c n_ctx
+    --chunks n_chunks` does. The same request (base, text, context, chunks, output) is one job, and a done job's
+    file is kept in the site's storage."""
+
+    base_model = models.ForeignKey(BaseModel, on_delete=models.CASCADE, related_name="imatrix_jobs")
+    calibration = models.ForeignKey(CalibrationText, on_delete=models.PROTECT, related_name="jobs")
+    n_ctx = models.PositiveIntegerField(default=512)
+    n_chunks = models.PositiveIntegerField(default=100, help_text="chunks of n_ctx tokens; fewer when the text is short")
+    include_output = models.BooleanField(default=False, help_text="also collect output.weight (--process-output)")
     file = models.FileField(upload_to="imatrix-computed/", blank=True)
     sha256 = models.CharField(max_length=64, blank=True, db_index=True)
     file_bytes = models.BigIntegerField(null=True)
@@ -105,10 +121,6 @@ class ImatrixJob(models.Model):
     weights = models.PositiveIntegerField(null=True, help_text="the base's weights llama-quantize can use sums for")
     chunks = models.PositiveIntegerField(null=True, help_text="chunks decoded")
     text_start = models.BigIntegerField(null=True, help_text="byte of the calibration text where the chunks begin")
-    seconds = models.FloatField(null=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True)
-    finished_at = models.DateTimeField(null=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -125,3 +137,31 @@ class ImatrixJob(models.Model):
     def coverage(self) -> str:
         """Seed 001's "275 of 601 tensors": the base's weights the file has sums for."""
         return f"{self.covered} of {self.weights} weights" if self.covered is not None else ""
+
+
+class DamageProbe(WorkerJob):
+    """The measured allocator's evidence for a base model, measured by a worker (workers/damage_probe_job.py):
+    every quantized tensor at q8_0, then one tensor class at a time at each candidate type, each file quantized
+    with the imatrix and measured once on the evaluation corpus (leaderboard/domain/damage_probe.py). `table` is
+    the damage table as data; its sha256 is recorded with every recipe made from it."""
+
+    base_model = models.ForeignKey(BaseModel, on_delete=models.CASCADE, related_name="damage_probes")
+    imatrix = models.ForeignKey(ImatrixJob, on_delete=models.PROTECT, related_name="probes",
+                                help_text="the imatrix the probe quantized with and shared damage among layers by")
+    corpus = models.ForeignKey(EvalCorpus, on_delete=models.PROTECT, related_name="+")
+    tiers = models.JSONField(help_text="the candidate types probed")
+    reference_kld = models.FloatField(null=True, help_text="mean KLD of the all-q8_0 reference")
+    arms = models.JSONField(default=list, help_text="[tensor class, type, mean KLD] per arm")
+    table = models.JSONField(default=list, help_text="[tensor class, layer or null, type, damage] per entry")
+    sha256 = models.CharField(max_length=64, blank=True, help_text="of the table's canonical JSON")
+    profile = models.JSONField(default=dict, help_text="how the arms were measured: backend, build, CPU")
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["base_model", "imatrix", "corpus"], name="one_probe_per_request")]
+
+    def __str__(self) -> str:
+        return f"damage probe #{self.pk} of {self.base_model}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("damage_probe", args=[self.pk])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from leaderboard.allocators.models import AllocatorInputs, AllocatorMethod, ImatrixJob
+from leaderboard.allocators.models import AllocatorInputs, AllocatorMethod, DamageProbe, ImatrixJob
 from leaderboard.basemodels.models import BaseModel
 from leaderboard.domain.allocation import METHODS, TensorImportance
 from leaderboard.domain.ggml_types import canonical_ftype
@@ -32,8 +32,8 @@ def offered_methods() -> list[AllocatorMethod]:
 
 
 def reads_imatrix(method: AllocatorMethod) -> bool:
-    """Whether the method's evidence is an imatrix, the one kind the site has: the measured allocator reads measured
-    damage per tensor class and layer, which nothing on the site collects yet."""
+    """Whether the method's evidence is an imatrix; else it reads measured damage per tensor class and layer (a
+    damage probe a worker measured)."""
     return METHODS[(method.name, method.version)].evidence is TensorImportance
 
 
@@ -58,6 +58,12 @@ def computed_imatrices(base_model: BaseModel):
     """The imatrices workers computed for this base model, newest first."""
     return (ImatrixJob.objects.filter(base_model=base_model, state=ImatrixJob.State.DONE)
             .select_related("calibration").order_by("-finished_at"))
+
+
+def damage_probes(base_model: BaseModel):
+    """The damage probes workers measured for this base model, newest first."""
+    return (DamageProbe.objects.filter(base_model=base_model, state=DamageProbe.State.DONE)
+            .select_related("imatrix__calibration", "corpus").order_by("-finished_at"))
 
 
 def source_file_type(base_model: BaseModel) -> str | None:

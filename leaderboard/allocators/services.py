@@ -16,7 +16,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 
 from leaderboard.allocators import selectors
-from leaderboard.allocators.models import AllocatorInputs, AllocatorMethod
+from leaderboard.allocators.models import AllocatorInputs, AllocatorMethod, DamageProbe
+from leaderboard.allocators.probes import probe_table
 from leaderboard.allocators.validation import (
     MIB, STAGED_FOLDER, AllocationAsk, Budget, ImatrixChoice, staged_name)
 from leaderboard.basemodels.models import BaseModel
@@ -56,6 +57,7 @@ class AllocationProposal:
     source_type: str | None  # the 4-bit type the base was dequantized from
     source_plan: ResolvedPlan | None  # the base's stock plan of that type, when planned
     seconds: float
+    probe: DamageProbe | None = None  # the measured allocator's evidence
 
     @property
     def budget_bytes(self) -> int:
@@ -100,6 +102,9 @@ class AllocationProposal:
             "",
             f"- budget: {self.budget} = {inputs['budget_bytes']:,} file bytes",
             f"- imatrix: sha256 `{self.imatrix.sha256}` ({self.imatrix.describe()})",
+            *([f"- damage probe #{self.probe.pk}: {len(self.probe.arms)} arms measured on {self.probe.corpus.name} "
+               f"({self.probe.corpus.n_chunks} × {self.probe.corpus.n_ctx} tokens), table sha256 `{self.probe.sha256}`"]
+              if self.probe else []),
             f"- tiers: {', '.join(inputs['tiers'])}",
             f"- options: `{inputs['options']}`",
             f"- tensors and default types: the plan of stock recipe #{self.stock_recipe.pk} ({self.stock_recipe.ftype}); "
@@ -179,7 +184,8 @@ def _stock_plan(base_model: BaseModel) -> Recipe:
 
 
 def allocation_propose(*, base_model: BaseModel, imatrix: ImatrixChoice, budget: Budget, method: AllocatorMethod,
-                       tiers: tuple[str, ...] = DEFAULT_TIERS, options: dict | None = None) -> AllocationProposal:
+                       tiers: tuple[str, ...] = DEFAULT_TIERS, options: dict | None = None,
+                       probe: DamageProbe | None = None) -> AllocationProposal:
     """The rules `method` gives for the budget on the base model's stock plan (selectors.STOCK_FTYPE), with the
     plan's exact size, bits per weight and type histogram. Saves nothing. SubmissionInvalid (field -> messages)
     when the base has no stock plan yet or the budget is below the smallest file the method can make."""
@@ -189,9 +195,10 @@ def allocation_propose(*, base_model: BaseModel, imatrix: ImatrixChoice, budget:
     priced = _priced_layout(base_model, stock_plan, imatrix)
     request = AllocationRequest(method=method.name, version=method.version, tensors=stock_plan.tensors,
                                 layout=priced.layout, budget_bytes=budget.file_bytes(stock_plan.tensors, priced.layout),
-                                tiers=tuple(tiers), source_sha256=imatrix.sha256, options=dict(options or {}))
+                                tiers=tuple(tiers), source_sha256=probe.sha256 if probe else imatrix.sha256,
+                                options=dict(options or {}))
     try:
-        allocation = allocate(request, imatrix.evidence.importance)
+        allocation = allocate(request, probe_table(probe) if probe else imatrix.evidence.importance)
     except BudgetTooSmallError as exc:
         raise SubmissionInvalid({"budget": [f"{exc}; that is {exc.minimum_bytes / MIB:,.2f} MiB"]}) from None
     except AllocationError as exc:
@@ -201,7 +208,7 @@ def allocation_propose(*, base_model: BaseModel, imatrix: ImatrixChoice, budget:
     source_type = selectors.source_file_type(base_model)
     source = selectors.planned_stock_recipe(base_model, source_type) if source_type else None
     return AllocationProposal(base_model=base_model, stock_recipe=stock, method=method, imatrix=imatrix, budget=budget,
-                              priced=priced, allocation=allocation, plan=plan, source_type=source_type,
+                              probe=probe, priced=priced, allocation=allocation, plan=plan, source_type=source_type,
                               source_plan=source.resolved_plan if source else None,
                               seconds=time.perf_counter() - started)
 
@@ -227,7 +234,7 @@ def allocation_submit(*, user, ask: AllocationAsk) -> tuple[Recipe, bool]:
                 alignment=proposal.priced.layout.alignment, size_exact=proposal.priced.exact,
                 budget_value=proposal.budget.value, budget_unit=proposal.budget.unit,
                 predicted_file_bytes=proposal.file_bytes, search=proposal.allocation.search,
-                predicted_damage=proposal.allocation.predicted_damage)
+                predicted_damage=proposal.allocation.predicted_damage, probe=proposal.probe)
     return recipe, created
 
 

@@ -20,7 +20,7 @@ from django.core.files.storage import default_storage
 
 from leaderboard.allocators import selectors
 from leaderboard.allocators.imatrix_evidence import ImatrixEvidence, evidence_in_subprocess
-from leaderboard.allocators.models import AllocatorMethod, ImatrixJob
+from leaderboard.allocators.models import AllocatorMethod, DamageProbe, ImatrixJob
 from leaderboard.basemodels.models import BaseModel
 from leaderboard.domain.allocation import DEFAULT_TIERS, METHODS, budget_for_bpw
 from leaderboard.domain.file_size import FileLayout
@@ -88,10 +88,11 @@ class AllocationAsk:
     tiers: tuple[str, ...] = DEFAULT_TIERS
     options: dict = field(default_factory=dict)
     title: str = ""
+    probe: DamageProbe | None = None  # the measured allocator's evidence
 
     def proposal_arguments(self) -> dict:
         return {"base_model": self.base_model, "imatrix": self.imatrix, "budget": self.budget, "method": self.method,
-                "tiers": self.tiers, "options": self.options}
+                "tiers": self.tiers, "options": self.options, "probe": self.probe}
 
 
 def staged_name(sha256: str) -> str:
@@ -157,14 +158,31 @@ def _method(data, errors: dict) -> AllocatorMethod | None:
         asked = f"{name[:40]} v{version}" if version else name[:40]
         errors["method"] = [f"unknown allocator '{asked}' (offered: {names})"]
         return None
-    method = max(matching, key=lambda m: m.version)
-    if not selectors.reads_imatrix(method):
-        usable = ", ".join(str(m) for m in offered if selectors.reads_imatrix(m)) or "none"
-        errors["method"] = [f"the {method} allocator needs measured damage per tensor class and layer (a sweep's, or "
-                            f"a probe a worker measures), which the site does not collect yet: use one that reads an "
-                            f"imatrix ({usable})"]
+    return max(matching, key=lambda m: m.version)
+
+
+def _probe(data, method: AllocatorMethod | None, base_model: BaseModel | None, errors: dict) -> DamageProbe | None:
+    """The done damage probe a method that reads measured damage needs (and only such a method takes)."""
+    ref = field_text(data, "damage_probe")
+    if method is None or selectors.reads_imatrix(method):
+        if ref and method is not None:
+            errors["damage_probe"] = [f"the {method} allocator reads an imatrix, not a damage probe"]
         return None
-    return method
+    if not ref:
+        errors["damage_probe"] = [f"the {method} allocator needs a damage probe of this base model: measure one from "
+                                  f"one of its computed imatrices (the imatrix's page), then give its number"]
+        return None
+    probe = (DamageProbe.objects.select_related("imatrix__calibration", "corpus").filter(pk=int(ref)).first()
+             if ref.isdigit() else None)
+    if probe is None:
+        errors["damage_probe"] = [f"no damage probe #{ref[:20]}"]
+    elif probe.state != DamageProbe.State.DONE:
+        errors["damage_probe"] = [f"damage probe #{probe.pk} is {probe.get_state_display()}: use it once it is done"]
+    elif base_model is not None and probe.base_model_id != base_model.pk:
+        errors["damage_probe"] = [f"damage probe #{probe.pk} was measured on another base model"]
+    else:
+        return probe
+    return None
 
 
 def _tiers(data, errors: dict) -> tuple[str, ...]:
@@ -346,8 +364,19 @@ def clean_allocation(data, files) -> AllocationAsk:
     title = field_text(data, "title")
     if len(title) > 200:
         errors["title"] = ["at most 200 characters"]
-    imatrix = _imatrix(data, files, base_model, errors)
+    probe = _probe(data, method, base_model, errors)
+    if probe is not None:  # the recipe is quantized with the imatrix the probe measured with
+        given = [name for name in ("imatrix_recipe", "imatrix_job", "imatrix_sha256") if field_text(data, name)]
+        if files.get("imatrix") is not None or any(
+                field_text(data, n) not in ("", str(probe.imatrix_id), probe.imatrix.sha256) for n in given):
+            errors["imatrix"] = [f"the measured allocator quantizes with its probe's imatrix (job #{probe.imatrix_id}); "
+                                 f"give no other"]
+            imatrix = None
+        else:
+            imatrix = _imatrix({"imatrix_job": str(probe.imatrix_id)}, {}, base_model, errors)
+    else:
+        imatrix = _imatrix(data, files, base_model, errors)
     if errors:
         raise SubmissionInvalid(errors)
     return AllocationAsk(base_model=base_model, imatrix=imatrix, budget=budget, method=method, tiers=tiers,
-                         options=options, title=title)
+                         options=options, title=title, probe=probe)

@@ -25,7 +25,9 @@ def _page(request, form: AllocationForm, proposal=None, kept_sha256: str = "", s
 def allocation_new(request):
     form = AllocationForm(request.POST or None, request.FILES or None,
                           initial={"base_model": request.GET.get("base_model", ""),
-                                   "imatrix_job": request.GET.get("imatrix_job", "")})
+                                   "imatrix_job": request.GET.get("imatrix_job", ""),
+                                   "damage_probe": request.GET.get("damage_probe", ""),
+                                   "method": request.GET.get("method", "")})
     if request.method != "POST":
         return _page(request, form)
     proposal = None

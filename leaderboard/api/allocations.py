@@ -26,6 +26,8 @@ class AllocationFields(fields.Serializer):
     version = fields.IntegerField(required=False, help_text="the method's version (default: the newest offered)")
     imatrix = fields.FileField(required=False, help_text="a GGUF imatrix (multipart)")
     imatrix_recipe = fields.IntegerField(required=False, help_text="a recipe of this base model whose imatrix to use")
+    damage_probe = fields.IntegerField(required=False, help_text="a done damage probe of this base model (method "
+                                                                 "measured; its imatrix is used)")
     imatrix_job = fields.IntegerField(required=False, help_text="a done imatrix job of this base model (/api/imatrices/)")
     imatrix_sha256 = fields.CharField(required=False, help_text="an imatrix the site holds (a recipe's, or one "
                                                                 "uploaded with a proposal on the budget page)")

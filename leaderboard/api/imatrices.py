@@ -1,5 +1,6 @@
-"""The imatrix API: the calibration texts offered, ask a worker for an imatrix of a base model (the web form's
-validation), follow the job, and use its id as `imatrix_job` in /api/allocations/."""
+"""The imatrix and damage-probe API: the calibration texts offered, ask a worker for an imatrix of a base model (the
+web form's validation), follow the job, use its id as `imatrix_job` in /api/allocations/; ask a worker for a damage
+probe with it and use the probe's id as `damage_probe` there (the measured allocator)."""
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers as fields
@@ -11,8 +12,10 @@ from rest_framework.views import APIView
 
 from leaderboard.allocators.imatrix_jobs import imatrix_request
 from leaderboard.allocators.imatrix_validation import clean_imatrix_request
-from leaderboard.allocators.models import CalibrationText, ImatrixJob
+from leaderboard.allocators.models import CalibrationText, DamageProbe, ImatrixJob
+from leaderboard.allocators.probes import ProbeRefused, probe_request
 from leaderboard.recipes.validation import SubmissionInvalid
+from leaderboard.runs.services import NoCorpus, default_corpus
 
 
 class ImatrixFields(fields.Serializer):
@@ -67,3 +70,39 @@ class ImatrixDetail(APIView):
     def get(self, request, pk: int):
         job = get_object_or_404(ImatrixJob.objects.select_related("base_model", "calibration"), pk=pk)
         return Response(job_data(job, request))
+
+
+def probe_data(probe: DamageProbe) -> dict:
+    return {"id": probe.pk, "url": probe.get_absolute_url(), "state": probe.state, "progress": probe.progress,
+            "error": probe.error or None, "base_model": probe.base_model.name, "imatrix_job": probe.imatrix_id,
+            "corpus": probe.corpus.name, "tiers": probe.tiers, "reference_kld": probe.reference_kld,
+            "arms": [{"tensor_class": c, "type": t, "kld_mean": k} for c, t, k in probe.arms],
+            "table": probe.table, "sha256": probe.sha256 or None, "profile": probe.profile, "seconds": probe.seconds}
+
+
+class DamageProbeCreate(APIView):
+    """POST {"imatrix_job": id}: a worker measures the measured allocator's damage table for that imatrix's base
+    model on the default corpus; use the probe's id as `damage_probe` in /api/allocations/ (method measured)."""
+    permission_classes = [IsAuthenticatedOrReadOnly]
+
+    @extend_schema(request=inline_serializer("DamageProbeAsk", fields={"imatrix_job": fields.IntegerField()}),
+                   responses={202: inline_serializer("DamageProbe", fields={"id": fields.IntegerField()})})
+    def post(self, request):
+        ref = str(request.data.get("imatrix_job", "")).strip() if hasattr(request.data, "get") else ""
+        imatrix = ImatrixJob.objects.filter(pk=int(ref)).first() if ref.isdigit() else None
+        if imatrix is None:
+            raise ValidationError({"imatrix_job": [f"no imatrix job #{ref[:20]}" if ref else "This field is required."]})
+        try:
+            probe, queued = probe_request(imatrix=imatrix, corpus=default_corpus(), user=request.user)
+        except (ProbeRefused, NoCorpus) as exc:
+            raise ValidationError({"imatrix_job": [str(exc)]})
+        return Response(probe_data(probe), status=status.HTTP_202_ACCEPTED if queued else status.HTTP_200_OK,
+                        headers={"Location": f"/api/damage-probes/{probe.pk}/"})
+
+
+class DamageProbeDetail(APIView):
+    permission_classes = [IsAuthenticatedOrReadOnly]
+
+    @extend_schema(responses=inline_serializer("DamageProbeDetail", fields={"id": fields.IntegerField()}))
+    def get(self, request, pk: int):
+        return Response(probe_data(get_object_or_404(DamageProbe.objects.select_related("base_model", "corpus"), pk=pk)))

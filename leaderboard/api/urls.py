@@ -35,6 +35,8 @@ urlpatterns = [
     path("allocations/", include("leaderboard.api.allocations")),
     path("imatrices/", imatrices.ImatrixListCreate.as_view(), name="api_imatrices"),
     path("imatrices/<int:pk>/", imatrices.ImatrixDetail.as_view(), name="api_imatrix"),
+    path("damage-probes/", imatrices.DamageProbeCreate.as_view(), name="api_damage_probes"),
+    path("damage-probes/<int:pk>/", imatrices.DamageProbeDetail.as_view(), name="api_damage_probe"),
     path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api_schema"), name="api_docs"),
 ]

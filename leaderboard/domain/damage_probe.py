@@ -20,6 +20,8 @@ never a candidate of that class (leaderboard.domain.allocation.takes_type).
 """
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -98,3 +100,18 @@ def damage_table(tensors: Sequence[TensorPlan], measured: Mapping[tuple[str, str
             for t in members:
                 entries[(cls, tensor_class(t.name)[1], quant_type_name(type_name))] = damage * shares[t.name]
     return DamageTable(entries)
+
+
+def table_rows(table: DamageTable) -> list[list]:
+    """The table as data, in a canonical order: [tensor class, layer or None, type, damage] per entry."""
+    return sorted(([cls, layer, type_name, damage] for (cls, layer, type_name), damage in table.entries.items()),
+                  key=lambda row: (row[0], -1 if row[1] is None else row[1], row[2]))
+
+
+def table_from_rows(rows: Sequence[Sequence]) -> DamageTable:
+    return DamageTable({(cls, layer, type_name): float(damage) for cls, layer, type_name, damage in rows})
+
+
+def table_sha256(rows: Sequence[Sequence]) -> str:
+    """What a recipe made from the table records (Allocation.inputs' importance_sha256): its canonical JSON's."""
+    return hashlib.sha256(json.dumps(list(rows), separators=(",", ":"), sort_keys=True).encode()).hexdigest()

@@ -4,7 +4,8 @@ import pytest
 
 from leaderboard.domain.allocation import AllocationRequest, TensorImportance, allocate, bits_per_weight
 from leaderboard.domain.damage_probe import (
-    PROBE_TIERS, REFERENCE_TYPE, arm_types, classes_of, damage_table, probe_arms, reference_types)
+    PROBE_TIERS, REFERENCE_TYPE, arm_types, classes_of, damage_table, probe_arms, reference_types, table_from_rows,
+    table_rows, table_sha256)
 from tests.unit.test_allocation import MODELS, _layout
 
 
@@ -70,3 +71,12 @@ def test_the_measured_allocator_takes_the_probes_table_and_spends_bytes_where_da
         return sum(bits_per_weight(cheaper.types[f"blk.{i}.{cls}"]) for i in range(18)) / 18
 
     assert mean_bits("ffn_down.weight") > mean_bits("ffn_gate.weight")
+
+
+def test_the_table_as_data_gives_the_same_table_and_one_sha256():
+    gemma = MODELS["gemma3-270m"]
+    table = damage_table(gemma, {("ffn_down.weight", "q2_K"): 0.2, ("token_embd.weight", "q5_0"): 0.01}, 0.0)
+    rows = table_rows(table)
+    assert table_from_rows(rows).entries == table.entries
+    assert table_sha256(rows) == table_sha256(table_rows(table_from_rows(rows))) and len(table_sha256(rows)) == 64
+    assert table_sha256(rows) != table_sha256(rows[1:])

@@ -104,18 +104,19 @@ def test_a_job_whose_worker_stopped_beating_is_queued_again_then_failed(alice, b
 
     from django.utils import timezone
 
-    from leaderboard.allocators.imatrix_jobs import JobLost, imatrix_claim, imatrix_finish, imatrix_heartbeat
+    from leaderboard.allocators.imatrix_jobs import imatrix_finish
+    from leaderboard.allocators.worker_jobs import JobLost, claim, heartbeat
 
     calibration = calibration_register(name="beyond", beyond=corpus)
     job = ImatrixJob.objects.create(base_model=base_model, calibration=calibration, n_ctx=128, n_chunks=4)
     settings.RUN_MAX_ATTEMPTS = 2
     for attempt in (1, 2):
-        token = imatrix_claim(job_id=job.pk, worker="w")
-        assert token is not None and imatrix_claim(job_id=job.pk, worker="other") is None
+        token = claim(ImatrixJob, job.pk, "w")
+        assert token is not None and claim(ImatrixJob, job.pk, "other") is None
         ImatrixJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
         imatrix_jobs_requeue_stalled()
         with pytest.raises(JobLost):  # the lost worker can neither beat nor finish
-            imatrix_heartbeat(job_id=job.pk, token=token, progress=0.5)
+            heartbeat(ImatrixJob, job.pk, token, 0.5)
         assert not imatrix_finish(job_id=job.pk, token=token, data=b"x", sha256="0" * 64, entry_names=[], chunks=1,
                                   text_start=0, seconds=1.0)
     job.refresh_from_db()
@@ -139,3 +140,50 @@ def test_gemma_imatrix_from_its_corpus_beyond_the_evaluation_span(celery_worker,
                              n_threads=2, n_gpu_layers=0, dataset=calibration.name)
     assert job.sha256 == direct.sha256 and job.entries == 126  # 7 matmul weights × 18 blocks (the output is tied)
     assert job.coverage == f"126 of {job.weights} weights"
+
+
+def test_a_damage_probe_measured_by_a_worker_feeds_the_measured_allocator_whose_recipe_is_reproduced(
+        celery_worker, alice, base_model, corpus, tmp_path):
+    from leaderboard.allocators.models import DamageProbe
+    from leaderboard.domain.damage_probe import table_sha256
+
+    text = tmp_path / "calibration.txt"
+    text.write_bytes(WIKITEXT.read_bytes()[400_000:410_000])
+    calibration = calibration_register(name="wiki far", source=str(text))
+    client = _api(alice)
+    job_id = client.post("/api/imatrices/", {"base_model": base_model.pk, "calibration": calibration.pk,
+                                             "n_ctx": 128, "n_chunks": 4}, format="json").json()["id"]
+    assert wait_for(lambda: _done(job_id), timeout=120).state == ImatrixJob.State.DONE
+    response = client.post("/api/damage-probes/", {"imatrix_job": job_id}, format="json")
+    assert response.status_code == 202, response.content
+    probe = wait_for(lambda: DamageProbe.objects.filter(pk=response.json()["id"], state__in=("done", "failed")).first(),
+                     timeout=300)
+    assert probe.state == DamageProbe.State.DONE, probe.error
+    classes = {cls for cls, _, _ in probe.arms}
+    assert {"ffn_down.weight", "attn_v.weight", "token_embd.weight"} <= classes
+    assert all(kld >= 0 for _, _, kld in probe.arms) and probe.reference_kld >= 0
+    assert probe.sha256 == table_sha256(probe.table)
+    q2 = {cls: kld for cls, t, kld in probe.arms if t == "q2_K"}
+    q6 = {cls: kld for cls, t, kld in probe.arms if t == "q6_K"}
+    assert all(q2[cls] > q6[cls] for cls in q2)  # fewer bits, more damage, class by class
+
+    stock = client.post("/api/recipes/", {"base_model": base_model.name, "ftype": "Q4_K_M", "title": "stock",
+                                          "rules": "", "method": "stock"}, format="json").json()
+    wait_for(lambda: Recipe.objects.filter(pk=stock["id"], plan_status="ready").first(), timeout=60)
+    budget = Recipe.objects.get(pk=stock["id"]).plan["file_bytes"] / MIB
+    missing = client.post("/api/allocations/propose/", {"base_model": base_model.pk, "method": "measured",
+                                                        "budget": f"{budget:.4f}"}, format="json")
+    assert missing.status_code == 400 and "damage_probe" in missing.json()["errors"]
+    fields = {"base_model": base_model.pk, "method": "measured", "damage_probe": probe.pk, "budget": f"{budget:.4f}"}
+    proposal = client.post("/api/allocations/propose/", fields, format="json")
+    assert proposal.status_code == 200, proposal.content
+    assert proposal.json()["inputs"]["importance_sha256"] == probe.sha256 and proposal.json()["file_bytes"] <= budget * MIB
+    submitted = client.post("/api/allocations/", fields, format="json")
+    assert submitted.status_code == 201, submitted.content
+    recipe = wait_for(lambda: Recipe.objects.filter(pk=submitted.json()["id"], plan_status="ready").first(), timeout=60)
+    assert recipe.allocator_inputs.probe == probe and recipe.imatrix_sha256 == probe.imatrix.sha256
+    assert recipe.plan["file_bytes"] == proposal.json()["file_bytes"]
+    run_id = client.post(f"/api/recipes/{recipe.pk}/runs/").json()["id"]
+    run = wait_for(lambda: Run.objects.filter(pk=run_id, state__in=run_states.FINAL_STATES).first(), timeout=120)
+    assert run.state == run_states.DONE, run.error
+    assert run.output_bytes == recipe.plan["file_bytes"]
