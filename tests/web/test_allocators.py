@@ -258,7 +258,9 @@ def test_bad_fields_get_field_errors_and_nothing_is_saved(client, alice, base_mo
             ({"budget": "0.05"}, imatrix, "budget", "is below the smallest file ASHQ1 can make with these tiers"),
             ({"budget": fits, "method": "ashq9"}, imatrix, "method", "unknown allocator 'ashq9' (offered: ashq1 v1, "
                                                                       "measured v1)"),
-            ({"budget": fits, "method": "measured"}, imatrix, "method", "needs measured damage per tensor class"),
+            ({"budget": fits, "method": "measured"}, imatrix, "damage_probe", "needs a damage probe of this base model"),
+            ({"budget": fits, "method": "measured", "damage_probe": "77"}, imatrix, "damage_probe", "no damage probe #77"),
+            ({"budget": fits, "damage_probe": "77"}, imatrix, "damage_probe", "reads an imatrix, not a damage probe"),
             ({"budget": fits, "tiers": "q4_K,q9_K"}, imatrix, "tiers", "unknown quantization type 'q9_K'"),
             ({"budget": fits, "options": '{"depth": 3}'}, imatrix, "options", "has no option 'depth'"),
             ({"budget": fits, "options": '{"qat": "yes"}'}, imatrix, "options", "qat is true or false"),
