@@ -185,3 +185,13 @@ def https_server(tmp_path, monkeypatch):
     monkeypatch.setenv("SSL_CERT_FILE", str(cert))
     yield served, f"https://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
+
+
+@pytest.fixture
+def allocator_methods(transactional_db):
+    """The allocator rows the data migration registers: a transactional test before this one flushed them."""
+    import importlib
+
+    from django.apps import apps
+
+    importlib.import_module("leaderboard.allocators.migrations.0002_register_methods").register(apps, None)

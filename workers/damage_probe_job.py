@@ -28,7 +28,7 @@ from workers.engine.llamacpp.quantize import QuantizeError
 from workers.engine.llamacpp.system import build_info, hardware_info
 from workers.engine.planner import resolve_plan
 from workers.engine.teacher import TeacherError
-from workers.heartbeat import Heartbeat
+from workers.heartbeat import job_heartbeat
 from workers.imatrix_job import scratch_dir
 
 log = logging.getLogger(__name__)
@@ -40,8 +40,7 @@ def run_probe_job(probe_id: int) -> None:
     if token is None:
         log.info("damage probe %s is not queued; nothing to do", probe_id)
         return
-    beat = Heartbeat(lambda p: worker_jobs.heartbeat(DamageProbe, probe_id, token, p), worker_jobs.JobLost,
-                     {"damage_probe": probe_id})
+    beat = job_heartbeat(DamageProbe, probe_id, token)
     try:
         with beat, tempfile.TemporaryDirectory(dir=scratch_dir()) as tmp:
             probe = DamageProbe.objects.select_related("base_model", "imatrix", "corpus").get(pk=probe_id)

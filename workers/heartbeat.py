@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 
+from leaderboard.allocators import worker_jobs
 from workers.durable import TRANSIENT_DB_ERRORS, reconnect
 
 log = logging.getLogger(__name__)
@@ -54,3 +55,9 @@ class Heartbeat:
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join()
+
+
+def job_heartbeat(model, job_id: int, token) -> Heartbeat:
+    """The beats of an allocator's WorkerJob (an imatrix job, a damage probe) this worker claimed."""
+    return Heartbeat(lambda progress: worker_jobs.heartbeat(model, job_id, token, progress), worker_jobs.JobLost,
+                     {model._meta.model_name: job_id})

@@ -22,7 +22,7 @@ from leaderboard.files.gguf_meta import read_imatrix
 from leaderboard.files.store import FetchError, fetch_into_store
 from workers.durable import durably
 from workers.engine.imatrix import ImatrixError, beyond_evaluation, compute_imatrix
-from workers.heartbeat import Heartbeat
+from workers.heartbeat import job_heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +56,7 @@ def compute_imatrix_job(job_id: int) -> None:
     if token is None:
         log.info("imatrix job %s is not queued; nothing to do", job_id)
         return
-    beat = Heartbeat(lambda p: worker_jobs.heartbeat(ImatrixJob, job_id, token, p), worker_jobs.JobLost,
-                     {"imatrix_job": job_id})
+    beat = job_heartbeat(ImatrixJob, job_id, token)
     try:
         with beat, tempfile.TemporaryDirectory(dir=scratch_dir()) as tmp:
             job = ImatrixJob.objects.select_related("base_model", "calibration__beyond").get(pk=job_id)

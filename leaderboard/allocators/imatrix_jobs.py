@@ -72,19 +72,9 @@ def calibration_register(*, name: str, source: str = "", beyond: EvalCorpus | No
 
 def imatrix_request(*, base_model: BaseModel, calibration: CalibrationText, n_ctx: int = 512, n_chunks: int = 100,
                     include_output: bool = False, user=None) -> tuple[ImatrixJob, bool]:
-    """The job computing this imatrix: (job, created). Asking again returns the same job; a failed one is queued
-    again (its failure may have been the worker's)."""
-    with transaction.atomic():
-        job, created = ImatrixJob.objects.select_for_update().get_or_create(
-            base_model=base_model, calibration=calibration, n_ctx=n_ctx, n_chunks=n_chunks,
-            include_output=include_output, defaults={"requested_by": user, "heartbeat_at": timezone.now()})
-        again = not created and job.state == ImatrixJob.State.FAILED
-        if again:
-            worker_jobs.requeue(ImatrixJob, job.pk)
-            job.refresh_from_db()
-        if created or again:
-            dispatch.enqueue(dispatch.IMATRIX_TASK, job.pk, queue="gpu")
-    return job, created or again
+    """The job computing this imatrix: (job, queued now). Asking again returns the same job."""
+    return worker_jobs.request(ImatrixJob, dispatch.IMATRIX_TASK, user=user, base_model=base_model,
+                               calibration=calibration, n_ctx=n_ctx, n_chunks=n_chunks, include_output=include_output)
 
 
 def imatrix_finish(*, job_id: int, token: uuid.UUID, data: bytes, sha256: str, entry_names: list[str], chunks: int,

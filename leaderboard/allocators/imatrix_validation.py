@@ -7,7 +7,7 @@ from leaderboard.allocators.imatrix_jobs import MAX_CHUNKS
 from leaderboard.allocators.models import CalibrationText
 from leaderboard.basemodels.models import BaseModel
 from leaderboard.domain.experiment_design import MAX_N_CTX, MIN_N_CTX
-from leaderboard.recipes.validation import TRUE_WORDS, SubmissionInvalid, field_text, find_base_model
+from leaderboard.recipes.validation import TRUE_WORDS, SubmissionInvalid, base_model_field, field_text
 
 
 @dataclass(frozen=True)
@@ -37,13 +37,8 @@ def clean_imatrix_request(data) -> ImatrixAsk:
     if not hasattr(data, "get"):
         raise SubmissionInvalid({"non_field_errors": ["send the fields as a JSON object or a form"]})
     errors: dict[str, list[str]] = {}
-    base_ref = field_text(data, "base_model")
-    base_model = find_base_model(base_ref) if base_ref else None
-    if not base_ref:
-        errors["base_model"] = ["This field is required."]
-    elif base_model is None:
-        errors["base_model"] = [f"unknown base model '{base_ref[:80]}'"]
-    elif not base_model.approved:
+    base_model = base_model_field(data, errors)
+    if base_model is not None and not base_model.approved:
         errors["base_model"] = [f"{base_model.name} waits for a moderator's approval"]
     offered = CalibrationText.objects.filter(enabled=True)
     names = ", ".join(t.name for t in offered) or "none: an admin registers them (manage.py register_calibration)"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 
-from django.db import transaction
 from django.utils import timezone
 
 from leaderboard import dispatch
@@ -24,17 +23,8 @@ def probe_request(*, imatrix: ImatrixJob, corpus: EvalCorpus, user=None) -> tupl
     """The probe measuring damage on imatrix's base model: (probe, queued now)."""
     if imatrix.state != ImatrixJob.State.DONE:
         raise ProbeRefused(f"imatrix job #{imatrix.pk} is {imatrix.get_state_display()}: probe once it is done")
-    with transaction.atomic():
-        probe, created = DamageProbe.objects.select_for_update().get_or_create(
-            base_model=imatrix.base_model, imatrix=imatrix, corpus=corpus,
-            defaults={"requested_by": user, "tiers": list(PROBE_TIERS), "heartbeat_at": timezone.now()})
-        again = not created and probe.state == DamageProbe.State.FAILED
-        if again:
-            worker_jobs.requeue(DamageProbe, probe.pk)
-            probe.refresh_from_db()
-        if created or again:
-            dispatch.enqueue(dispatch.PROBE_TASK, probe.pk, queue="gpu")
-    return probe, created or again
+    return worker_jobs.request(DamageProbe, dispatch.PROBE_TASK, user=user, defaults={"tiers": list(PROBE_TIERS)},
+                               base_model=imatrix.base_model, imatrix=imatrix, corpus=corpus)
 
 
 def probe_finish(*, probe_id: int, token: uuid.UUID, reference_kld: float, arms: list, table: list, sha256: str,

@@ -29,7 +29,7 @@ from leaderboard.domain.recipe_format import quant_type_name
 from leaderboard.files.gguf_check import CheckFailed
 from leaderboard.files.gguf_header import GGUFHeaderError
 from leaderboard.recipes.models import Recipe
-from leaderboard.recipes.validation import SubmissionInvalid, field_text, find_base_model
+from leaderboard.recipes.validation import SubmissionInvalid, base_model_field, field_text
 
 MIB = 1024 * 1024
 MAX_BUDGET_MIB = 16 * 1024 * 1024  # 16 TiB
@@ -172,16 +172,23 @@ def _probe(data, method: AllocatorMethod | None, base_model: BaseModel | None, e
         errors["damage_probe"] = [f"the {method} allocator needs a damage probe of this base model: measure one from "
                                   f"one of its computed imatrices (the imatrix's page), then give its number"]
         return None
-    probe = (DamageProbe.objects.select_related("imatrix__calibration", "corpus").filter(pk=int(ref)).first()
-             if ref.isdigit() else None)
-    if probe is None:
-        errors["damage_probe"] = [f"no damage probe #{ref[:20]}"]
-    elif probe.state != DamageProbe.State.DONE:
-        errors["damage_probe"] = [f"damage probe #{probe.pk} is {probe.get_state_display()}: use it once it is done"]
-    elif base_model is not None and probe.base_model_id != base_model.pk:
-        errors["damage_probe"] = [f"damage probe #{probe.pk} was measured on another base model"]
+    return done_job(DamageProbe.objects.select_related("imatrix__calibration", "corpus"), ref, "damage_probe",
+                    base_model, errors)
+
+
+def done_job(jobs, ref: str, name: str, base_model: BaseModel | None, errors: dict):
+    """The done WorkerJob `ref` names (an imatrix job, a damage probe) of this base model, else None and a field
+    error on `name`."""
+    job = jobs.filter(pk=int(ref)).first() if ref.isdigit() else None
+    noun = jobs.model._meta.verbose_name
+    if job is None:
+        errors[name] = [f"no {noun} #{ref[:20]}"]
+    elif job.state != job.State.DONE:
+        errors[name] = [f"{noun} #{job.pk} is {job.get_state_display()}: use it once it is done"]
+    elif base_model is not None and job.base_model_id != base_model.pk:
+        errors[name] = [f"{noun} #{job.pk} was made for another base model"]
     else:
-        return probe
+        return job
     return None
 
 
@@ -302,15 +309,8 @@ def _imatrix(data, files, base_model: BaseModel | None, errors: dict) -> Imatrix
     if upload is not None:
         raw = _read_upload(upload, errors)
     elif job_ref:
-        job = (ImatrixJob.objects.select_related("calibration").filter(pk=int(job_ref)).first()
-               if job_ref.isdigit() else None)
-        if job is None:
-            errors["imatrix_job"] = [f"no imatrix job #{job_ref[:20]}"]
-        elif job.state != ImatrixJob.State.DONE:
-            errors["imatrix_job"] = [f"imatrix job #{job.pk} is {job.get_state_display()}: use it once it is done"]
-        elif base_model is not None and job.base_model_id != base_model.pk:
-            errors["imatrix_job"] = [f"imatrix job #{job.pk} was computed for another base model"]
-        else:
+        job = done_job(ImatrixJob.objects.select_related("calibration"), job_ref, "imatrix_job", base_model, errors)
+        if job is not None:
             raw = _stored_imatrix(job.sha256)
             if raw is None:
                 errors["imatrix_job"] = [f"imatrix job #{job.pk}'s file is missing on the site"]
@@ -351,12 +351,7 @@ def clean_allocation(data, files) -> AllocationAsk:
     if not hasattr(data, "get"):
         raise SubmissionInvalid({"non_field_errors": ["send the fields as a JSON object or a form"]})
     errors: dict[str, list[str]] = {}
-    base_ref = field_text(data, "base_model")
-    base_model = find_base_model(base_ref) if base_ref else None
-    if not base_ref:
-        errors["base_model"] = ["This field is required."]
-    elif base_model is None:
-        errors["base_model"] = [f"unknown base model '{base_ref[:80]}'"]
+    base_model = base_model_field(data, errors)
     budget = _budget(data, errors)
     method = _method(data, errors)
     tiers = _tiers(data, errors)

@@ -7,6 +7,7 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -44,10 +45,20 @@ def fail(model: type[WorkerJob], job_id: int, token: uuid.UUID, error: str) -> b
                                                      finished_at=timezone.now()))
 
 
-def requeue(model: type[WorkerJob], job_id: int) -> None:
-    """Queue a failed job again (asked for again: its failure may have been the worker's)."""
-    model.objects.filter(pk=job_id, state=State.FAILED).update(state=State.QUEUED, error="", attempt=0, progress=0.0,
-                                                               heartbeat_at=timezone.now())
+def request(model: type[WorkerJob], task_name: str, *, user=None, defaults: dict | None = None, **lookup):
+    """The job `lookup` names, created and queued when there is none; a failed one asked for again is queued again
+    (its failure may have been the worker's): (job, queued now)."""
+    with transaction.atomic():
+        job, created = model.objects.select_for_update().get_or_create(
+            **lookup, defaults={"requested_by": user, "heartbeat_at": timezone.now(), **(defaults or {})})
+        again = not created and job.state == State.FAILED
+        if again:
+            model.objects.filter(pk=job.pk).update(state=State.QUEUED, error="", attempt=0, progress=0.0,
+                                                   heartbeat_at=timezone.now())
+            job.refresh_from_db()
+        if created or again:
+            dispatch.enqueue(task_name, job.pk, queue="gpu")
+    return job, created or again
 
 
 def requeue_stalled(model: type[WorkerJob], task_name: str, *, resend_all_queued: bool = False) -> list[int]:

@@ -55,6 +55,17 @@ def field_text(data, name: str) -> str:
     return "" if value is None else str(value).strip()
 
 
+def base_model_field(data, errors: dict) -> BaseModel | None:
+    """The `base_model` field (name, sha256 or id) of a request, or None with the field's error."""
+    ref = field_text(data, "base_model")
+    base_model = find_base_model(ref) if ref else None
+    if not ref:
+        errors["base_model"] = ["This field is required."]
+    elif base_model is None:
+        errors["base_model"] = [f"unknown base model '{ref[:80]}'"]
+    return base_model
+
+
 def find_base_model(ref: str) -> BaseModel | None:
     query = Q(name=ref) | Q(sha256=ref.lower())
     if ref.isdigit():

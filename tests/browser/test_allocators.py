@@ -36,8 +36,8 @@ def _reproduce(page, recipe_pk: int) -> None:
 
 
 def test_a_budget_becomes_a_proposal_a_recipe_and_a_point_on_the_frontier(
-        page, shot, request, live_server, celery_app_for_tests, alice, base_model, corpus, tiny_models, tmp_path,
-        settings):
+        page, shot, request, live_server, celery_app_for_tests, allocator_methods, alice, base_model, corpus,
+        tiny_models, tmp_path, settings):
     settings.TEACHER_CACHE = tmp_path / "teachers"  # the shared var/test one may hold another checkout's files
     _stock(alice, "Q4_K_M")  # every allocation types the stock Q4_K_M plan's tensors
     stock = _stock(alice, "Q5_K_M")  # ASHQ1's floors (q4_K, embeddings q5_K) leave it no room at Q4_K_M's size

@@ -33,7 +33,7 @@ def _done(job_id):
 
 
 def test_a_worker_computes_the_imatrix_and_an_allocator_recipe_from_it_is_reproduced(
-        celery_worker, alice, base_model, corpus, tmp_path, settings):
+        celery_worker, allocator_methods, alice, base_model, corpus, tmp_path, settings):
     text = tmp_path / "calibration.txt"
     text.write_bytes(WIKITEXT.read_bytes()[400_000:420_000])
     calibration = calibration_register(name="wiki far", source=str(text))
@@ -143,7 +143,7 @@ def test_gemma_imatrix_from_its_corpus_beyond_the_evaluation_span(celery_worker,
 
 
 def test_a_damage_probe_measured_by_a_worker_feeds_the_measured_allocator_whose_recipe_is_reproduced(
-        celery_worker, alice, base_model, corpus, tmp_path):
+        celery_worker, allocator_methods, alice, base_model, corpus, tmp_path):
     from leaderboard.allocators.models import DamageProbe
     from leaderboard.domain.damage_probe import table_sha256
 
