@@ -7,20 +7,18 @@ the reaper re-queues it (failed after RUN_MAX_ATTEMPTS), as for a lost worker.
 """
 from __future__ import annotations
 
-import logging
-import socket
-import tempfile
 from pathlib import Path
 
 from django.conf import settings
 
-from leaderboard.allocators import probes, worker_jobs
+from leaderboard.allocators import probes
 from leaderboard.allocators.models import DamageProbe
 from leaderboard.domain.allocation import TensorImportance
 from leaderboard.domain.damage_probe import damage_table, table_rows, table_sha256
 from leaderboard.domain.recipe_format import imatrix_file_name
 from leaderboard.files.gguf_meta import imatrix_metadata, read_imatrix
 from leaderboard.files.store import FetchError, fetch_into_store
+from workers.allocator_jobs import run_worker_job
 from workers.durable import durably
 from workers.engine import measure
 from workers.engine.damage_probe import pinned_request, run_probe
@@ -28,54 +26,37 @@ from workers.engine.llamacpp.quantize import QuantizeError
 from workers.engine.llamacpp.system import build_info, hardware_info
 from workers.engine.planner import resolve_plan
 from workers.engine.teacher import TeacherError
-from workers.heartbeat import job_heartbeat
-from workers.imatrix_job import scratch_dir
-
-log = logging.getLogger(__name__)
 STOCK_FTYPE = "Q4_K_M"  # leaderboard/allocators/selectors.STOCK_FTYPE: the plan every allocation starts from
 
 
 def run_probe_job(probe_id: int) -> None:
-    token = durably(worker_jobs.claim, DamageProbe, probe_id, socket.gethostname())
-    if token is None:
-        log.info("damage probe %s is not queued; nothing to do", probe_id)
-        return
-    beat = job_heartbeat(DamageProbe, probe_id, token)
-    try:
-        with beat, tempfile.TemporaryDirectory(dir=scratch_dir()) as tmp:
-            probe = DamageProbe.objects.select_related("base_model", "imatrix", "corpus").get(pk=probe_id)
-            base, corpus = probe.base_model, probe.corpus
-            n_threads, n_gpu_layers = settings.N_THREADS, settings.N_GPU_LAYERS
-            base_path, _ = fetch_into_store(base.source, settings.MODEL_STORE, base.sha256)
-            corpus_path, _ = fetch_into_store(corpus.source, settings.MODEL_STORE, corpus.sha256)
-            imatrix_path = Path(tmp) / "imatrix.gguf"
-            with probe.imatrix.file.open("rb") as f:
-                imatrix_path.write_bytes(f.read())
-            imatrix = read_imatrix(imatrix_path)
-            metadata = imatrix_metadata(imatrix, imatrix_file_name(probe.imatrix.sha256))
-            teacher = measure.build_teacher(base_path, corpus_path, n_ctx=corpus.n_ctx, n_chunks=corpus.n_chunks,
-                                            cache_dir=settings.TEACHER_CACHE, base_sha256=base.sha256,
-                                            corpus_sha256=corpus.sha256, n_threads=n_threads,
-                                            n_gpu_layers=n_gpu_layers)
-            tensors = resolve_plan(base_path, pinned_request(STOCK_FTYPE, None, imatrix.entries, metadata)).tensors
-            result = run_probe(base_path, teacher, tensors, Path(tmp) / "files", imatrix=imatrix.entries,
-                               metadata=metadata, n_threads=n_threads, n_gpu_layers=n_gpu_layers,
-                               tiers=probe.tiers, progress=beat.set)
-            if beat.lost:
-                return
-            rows = table_rows(damage_table(tensors, result.klds, result.reference_kld,
-                                           TensorImportance.from_imatrix(imatrix.entries)))
-            hardware = hardware_info(n_gpu_layers)
-            durably(probes.probe_finish, probe_id=probe_id, token=token, reference_kld=result.reference_kld,
-                    arms=[[cls, type_name, kld] for (cls, type_name), kld in result.klds.items()], table=rows,
-                    sha256=table_sha256(rows), seconds=result.seconds,
-                    profile={"backend": hardware.get("backend"), "cpu": hardware.get("cpu"),
-                             "build_family": build_info().get("build_family"), "n_ctx": corpus.n_ctx,
-                             "n_chunks": corpus.n_chunks})
-    except (FetchError, QuantizeError, TeacherError, ValueError) as exc:
-        durably(worker_jobs.fail, DamageProbe, probe_id, token, str(exc))
-    except Exception as exc:  # a bug or an environment fault: one sentence on the probe, the traceback in the log
-        log.exception("damage probe %s failed with an internal error", probe_id)
-        durably(worker_jobs.fail, DamageProbe, probe_id, token,
-                f"the worker failed with an internal error ({type(exc).__name__}); its log has the details")
+    run_worker_job(DamageProbe, probe_id, (FetchError, QuantizeError, TeacherError, ValueError), _probe)
 
+
+def _probe(probe: DamageProbe, token, beat, tmp: Path) -> None:
+    base, corpus = probe.base_model, probe.corpus
+    n_threads, n_gpu_layers = settings.N_THREADS, settings.N_GPU_LAYERS
+    base_path, _ = fetch_into_store(base.source, settings.MODEL_STORE, base.sha256)
+    corpus_path, _ = fetch_into_store(corpus.source, settings.MODEL_STORE, corpus.sha256)
+    imatrix_path = tmp / "imatrix.gguf"
+    with probe.imatrix.file.open("rb") as f:
+        imatrix_path.write_bytes(f.read())
+    imatrix = read_imatrix(imatrix_path)
+    metadata = imatrix_metadata(imatrix, imatrix_file_name(probe.imatrix.sha256))
+    teacher = measure.build_teacher(base_path, corpus_path, n_ctx=corpus.n_ctx, n_chunks=corpus.n_chunks,
+                                    cache_dir=settings.TEACHER_CACHE, base_sha256=base.sha256,
+                                    corpus_sha256=corpus.sha256, n_threads=n_threads, n_gpu_layers=n_gpu_layers)
+    tensors = resolve_plan(base_path, pinned_request(STOCK_FTYPE, None, imatrix.entries, metadata)).tensors
+    result = run_probe(base_path, teacher, tensors, tmp / "files", imatrix=imatrix.entries, metadata=metadata,
+                       n_threads=n_threads, n_gpu_layers=n_gpu_layers, tiers=probe.tiers, progress=beat.set)
+    if beat.lost:
+        return
+    rows = table_rows(damage_table(tensors, result.klds, result.reference_kld,
+                                   TensorImportance.from_imatrix(imatrix.entries)))
+    hardware = hardware_info(n_gpu_layers)
+    durably(probes.probe_finish, probe_id=probe.pk, token=token, reference_kld=result.reference_kld,
+            arms=[[cls, type_name, kld] for (cls, type_name), kld in result.klds.items()], table=rows,
+            sha256=table_sha256(rows), seconds=result.seconds,
+            profile={"backend": hardware.get("backend"), "cpu": hardware.get("cpu"),
+                     "build_family": build_info().get("build_family"), "n_ctx": corpus.n_ctx,
+                     "n_chunks": corpus.n_chunks})

@@ -8,23 +8,18 @@ reaper re-queues it (failed after RUN_MAX_ATTEMPTS), as for a lost worker.
 """
 from __future__ import annotations
 
-import logging
-import socket
-import tempfile
 from pathlib import Path
 
 from django.conf import settings
 
-from leaderboard.allocators import imatrix_jobs, worker_jobs
+from leaderboard.allocators import imatrix_jobs
 from leaderboard.allocators.models import ImatrixJob
 from leaderboard.domain.calibration import overlap_refusal
 from leaderboard.files.gguf_meta import read_imatrix
 from leaderboard.files.store import FetchError, fetch_into_store
+from workers.allocator_jobs import run_worker_job
 from workers.durable import durably
 from workers.engine.imatrix import ImatrixError, beyond_evaluation, compute_imatrix
-from workers.heartbeat import job_heartbeat
-
-log = logging.getLogger(__name__)
 
 
 class CalibrationOverlaps(ValueError):
@@ -52,39 +47,20 @@ def calibration_text(job: ImatrixJob, base_path: Path) -> tuple[int, bytes]:
 
 
 def compute_imatrix_job(job_id: int) -> None:
-    token = durably(worker_jobs.claim, ImatrixJob, job_id, socket.gethostname())
-    if token is None:
-        log.info("imatrix job %s is not queued; nothing to do", job_id)
+    run_worker_job(ImatrixJob, job_id, (ImatrixError, CalibrationOverlaps, FetchError), _compute)
+
+
+def _compute(job: ImatrixJob, token, beat, tmp: Path) -> None:
+    base = job.base_model
+    base_path, _ = fetch_into_store(base.source, settings.MODEL_STORE, base.sha256)
+    start, text = calibration_text(job, base_path)
+    text_path = tmp / "calibration.txt"
+    text_path.write_bytes(text)
+    report = compute_imatrix(base_path, text_path, tmp / "imatrix.gguf", n_ctx=job.n_ctx, n_chunks=job.n_chunks,
+                             n_threads=settings.N_THREADS, n_gpu_layers=settings.N_GPU_LAYERS,
+                             include_output=job.include_output, progress=beat.set, dataset=job.calibration.name)
+    if beat.lost:
         return
-    beat = job_heartbeat(ImatrixJob, job_id, token)
-    try:
-        with beat, tempfile.TemporaryDirectory(dir=scratch_dir()) as tmp:
-            job = ImatrixJob.objects.select_related("base_model", "calibration__beyond").get(pk=job_id)
-            base = job.base_model
-            base_path, _ = fetch_into_store(base.source, settings.MODEL_STORE, base.sha256)
-            start, text = calibration_text(job, base_path)
-            text_path = Path(tmp) / "calibration.txt"
-            text_path.write_bytes(text)
-            report = compute_imatrix(base_path, text_path, Path(tmp) / "imatrix.gguf", n_ctx=job.n_ctx,
-                                     n_chunks=job.n_chunks, n_threads=settings.N_THREADS,
-                                     n_gpu_layers=settings.N_GPU_LAYERS, include_output=job.include_output,
-                                     progress=beat.set, dataset=job.calibration.name)
-            if beat.lost:
-                return
-            names = sorted(read_imatrix(report.path).entries)
-            durably(imatrix_jobs.imatrix_finish, job_id=job_id, token=token, data=report.path.read_bytes(),
-                    sha256=report.sha256, entry_names=names, chunks=report.chunks, text_start=start,
-                    seconds=report.seconds)
-    except (ImatrixError, CalibrationOverlaps, FetchError) as exc:
-        durably(worker_jobs.fail, ImatrixJob, job_id, token, str(exc))
-    except Exception as exc:  # a bug or an environment fault: one sentence on the job, the traceback in the log
-        log.exception("imatrix job %s failed with an internal error", job_id)
-        durably(worker_jobs.fail, ImatrixJob, job_id, token,
-                f"the worker failed with an internal error ({type(exc).__name__}); its log has the details")
-
-
-def scratch_dir() -> Path:
-    """The worker's work folder, where a job makes its temporary files."""
-    path = Path(settings.WORK_DIR)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    durably(imatrix_jobs.imatrix_finish, job_id=job.pk, token=token, data=report.path.read_bytes(),
+            sha256=report.sha256, entry_names=sorted(read_imatrix(report.path).entries), chunks=report.chunks,
+            text_start=start, seconds=report.seconds)
