@@ -24,6 +24,14 @@ N_UBATCH = 512
 _backend_ready = False
 
 
+def batch_views(batch, n_batch: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
+    """numpy views of a llama_batch_init(n_batch, 0, 1) batch's token, pos and logits arrays and its seq_id
+    pointers, with every token in one sequence (n_seq_id 1): the caller fills them and sets batch.n_tokens."""
+    np.ctypeslib.as_array(batch.n_seq_id, shape=(n_batch,))[:] = 1
+    return (np.ctypeslib.as_array(batch.token, shape=(n_batch,)), np.ctypeslib.as_array(batch.pos, shape=(n_batch,)),
+            np.ctypeslib.as_array(batch.logits, shape=(n_batch,)), [batch.seq_id[i] for i in range(n_batch)])
+
+
 class DecodeError(RuntimeError):
     pass
 
@@ -193,12 +201,7 @@ class Model:
         n_batch = self.n_batch
         batch = llama_cpp.llama_batch_init(n_batch, 0, 1)
         try:
-            tok = np.ctypeslib.as_array(batch.token, shape=(n_batch,))
-            pos = np.ctypeslib.as_array(batch.pos, shape=(n_batch,))
-            nsid = np.ctypeslib.as_array(batch.n_seq_id, shape=(n_batch,))
-            want = np.ctypeslib.as_array(batch.logits, shape=(n_batch,))
-            seq_ptrs = [batch.seq_id[i] for i in range(n_batch)]
-            nsid[:] = 1
+            tok, pos, want, seq_ptrs = batch_views(batch, n_batch)
             memory = llama_cpp.llama_get_memory(self._ctx)
             for c0 in range(0, n_chunks, self.n_seq):
                 n_seq_batch = min(self.n_seq, n_chunks - c0)

@@ -29,7 +29,8 @@ from pathlib import Path
 import llama_cpp
 import numpy as np
 
-from workers.engine.llamacpp.decode import DecodeError, context_params, open_context, release, tokenize
+from workers.engine.llamacpp.decode import (
+    DecodeError, batch_views, context_params, open_context, release, tokenize)
 from workers.engine.llamacpp.logs import captured_log
 
 _LIB = ctypes.CDLL(str(Path(llama_cpp.__file__).parent / "lib" / "libggml-base.so"))  # llama_cpp loaded it
@@ -283,12 +284,7 @@ def _decode(ctx, vocab, tokens: np.ndarray, *, n_ctx: int, n_chunk: int, n_seq: 
     num_batches = (n_ctx + n_batch - 1) // n_batch
     batch = llama_cpp.llama_batch_init(n_batch, 0, 1)
     try:
-        tok = np.ctypeslib.as_array(batch.token, shape=(n_batch,))
-        pos = np.ctypeslib.as_array(batch.pos, shape=(n_batch,))
-        nsid = np.ctypeslib.as_array(batch.n_seq_id, shape=(n_batch,))
-        want = np.ctypeslib.as_array(batch.logits, shape=(n_batch,))
-        seq_ptrs = [batch.seq_id[i] for i in range(n_batch)]
-        nsid[:] = 1
+        tok, pos, want, seq_ptrs = batch_views(batch, n_batch)
         want[:] = 1  # every token an output, as llama-imatrix asks
         memory = llama_cpp.llama_get_memory(ctx)
         for i in range(0, n_chunk, n_seq):
