@@ -139,13 +139,15 @@ def test_gemma_imatrix_from_its_corpus_beyond_the_evaluation_span(celery_worker,
     direct = compute_imatrix(gemma_f16, tmp_path / "text.txt", tmp_path / "direct.gguf", n_ctx=512, n_chunks=2,
                              n_threads=2, n_gpu_layers=0, dataset=calibration.name)
     assert job.sha256 == direct.sha256 and job.entries == 126  # 7 matmul weights × 18 blocks (the output is tied)
-    assert job.coverage == f"126 of {job.weights} weights"
+    assert job.coverage == "126 of 127 weights"  # every block matmul; the token embedding has no sums
 
 
 def test_a_damage_probe_measured_by_a_worker_feeds_the_measured_allocator_whose_recipe_is_reproduced(
         celery_worker, allocator_methods, alice, base_model, corpus, tmp_path):
     from leaderboard.allocators.models import DamageProbe
-    from leaderboard.domain.damage_probe import table_sha256
+    from leaderboard.domain.allocation import AllocationRequest, allocate
+    from leaderboard.domain.damage_probe import table_from_rows, table_sha256
+    from leaderboard.domain.file_size import FileLayout
 
     text = tmp_path / "calibration.txt"
     text.write_bytes(WIKITEXT.read_bytes()[400_000:410_000])
@@ -181,8 +183,15 @@ def test_a_damage_probe_measured_by_a_worker_feeds_the_measured_allocator_whose_
     submitted = client.post("/api/allocations/", fields, format="json")
     assert submitted.status_code == 201, submitted.content
     recipe = wait_for(lambda: Recipe.objects.filter(pk=submitted.json()["id"], plan_status="ready").first(), timeout=60)
-    assert recipe.allocator_inputs.probe == probe and recipe.imatrix_sha256 == probe.imatrix.sha256
+    recorded = recipe.allocator_inputs
+    assert recorded.probe == probe and recipe.imatrix_sha256 == probe.imatrix.sha256
     assert recipe.plan["file_bytes"] == proposal.json()["file_bytes"]
+    # anyone can make the same rules again from what was recorded and the probe's table
+    request = AllocationRequest.from_inputs(recorded.inputs, tensors=recorded.stock_recipe.resolved_plan.tensors,
+                                            layout=FileLayout(recorded.header_bytes, recorded.alignment))
+    again = allocate(request, table_from_rows(DamageProbe.objects.get(pk=recorded.probe_id).table))
+    assert [(r.pattern, r.type_name) for r in again.rules] == [(r["pattern"], r["type"]) for r in recipe.rules]
+    assert again.inputs == recorded.inputs and table_sha256(probe.table) == recorded.inputs["importance_sha256"]
     run_id = client.post(f"/api/recipes/{recipe.pk}/runs/").json()["id"]
     run = wait_for(lambda: Run.objects.filter(pk=run_id, state__in=run_states.FINAL_STATES).first(), timeout=120)
     assert run.state == run_states.DONE, run.error
