@@ -1,8 +1,10 @@
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.urls import reverse
 
 from leaderboard.basemodels.models import EvalCorpus
+from leaderboard.domain import run_states
 from leaderboard.domain.sweep import SweepSpec, VariantKey
 from leaderboard.recipes.models import Recipe
 from leaderboard.runs.models import Run
@@ -83,3 +85,14 @@ class SweepCombination(models.Model):
     class Meta:
         ordering = ["k"]
         constraints = [models.UniqueConstraint(fields=["sweep", "k", "metric"], name="one_combination_per_k")]
+
+
+def retryable_variants(sweep: Sweep):
+    """The variants a retry queues again (sweeps.services.sweep_retry_failed; the page counts the same): those whose
+    run failed, or was measured on another profile than the done base run; with no done base run (the sweep starts
+    over from it) every variant that has a run."""
+    base = sweep.base_run
+    profile = base.profile_id if base is not None and base.state == run_states.DONE else None
+    measured = (Q(run__state=run_states.FAILED) | (Q(run__state=run_states.DONE) & ~Q(run__profile_id=profile))
+                if profile else Q(run__isnull=False))
+    return SweepVariant.objects.filter(sweep=sweep, skipped="").filter(measured)

@@ -15,7 +15,7 @@ from leaderboard.domain.sweep import (
 from leaderboard.benchmarks.models import BenchmarkResult
 from leaderboard.recipes.models import Recipe
 from leaderboard.runs.models import Run
-from leaderboard.sweeps.models import Sweep, SweepCombination, SweepVariant
+from leaderboard.sweeps.models import Sweep, SweepCombination, SweepVariant, retryable_variants
 
 # metric key -> label; ln_ppl is shown as the PPL ratio exp(Δ ln PPL) (shown())
 METRICS = {
@@ -102,10 +102,7 @@ class SweepView:
         """Variants sweep_retry_failed would queue again: a failed run, or one on another profile than the base."""
         if self.sweep.state not in (Sweep.State.DONE, Sweep.State.FAILED, Sweep.State.STOPPED):
             return 0
-        base = self.base_run.profile_id if self.base_run and self.base_run.state == run_states.DONE else None
-        return sum(r.run is not None and (r.run.state == run_states.FAILED or (
-            r.run.state == run_states.DONE and base is not None and r.run.profile_id != base))
-            for r in self.rows if not r.variant.skipped)
+        return retryable_variants(self.sweep).count()
 
     @property
     def planned(self) -> tuple[int, int]:

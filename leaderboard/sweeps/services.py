@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from leaderboard.domain import run_states
@@ -21,7 +20,7 @@ from leaderboard.recipes.services import NotAllowed, recipe_submit
 from leaderboard.recipes.validation import RecipeSubmission
 from leaderboard.runs.models import Run
 from leaderboard.runs.services import default_corpus, run_queue, run_request, run_withdraw
-from leaderboard.sweeps.models import Sweep, SweepCombination, SweepVariant
+from leaderboard.sweeps.models import Sweep, SweepCombination, SweepVariant, retryable_variants
 from leaderboard.sweeps.selectors import combination_choice, sweep_view
 from leaderboard.sweeps.validation import SweepSubmission
 
@@ -153,13 +152,9 @@ def sweep_retry_failed(*, user, sweep_id: int) -> Sweep:
             raise NotAllowed("only the sweep's submitter or a moderator can retry it")
         if sweep.state not in (Sweep.State.DONE, Sweep.State.FAILED, Sweep.State.STOPPED):
             raise NotStartable(f"the sweep is {sweep.state}: retry once it has finished or been stopped")
-        base = sweep.base_run
-        if base is not None and base.state == run_states.FAILED:
+        retried = retryable_variants(sweep).update(run=None)
+        if sweep.base_run is not None and sweep.base_run.state == run_states.FAILED:
             sweep.base_run = None
-        profile = base.profile_id if base is not None and base.state == run_states.DONE else None
-        retried = SweepVariant.objects.filter(sweep=sweep, skipped="").filter(
-            Q(run__state=run_states.FAILED) | (Q(run__state=run_states.DONE) & ~Q(run__profile_id=profile))
-            if profile else Q(run__isnull=False)).update(run=None)
         if not retried and sweep.base_run is not None:
             raise NotStartable("no variant of this sweep failed or was measured on another profile")
         sweep.state, sweep.error, sweep.finished_at = Sweep.State.RUNNING, "", None
