@@ -11,18 +11,16 @@ Run as `python -m leaderboard.allocators.imatrix_evidence PATH MEMORY_BYTES CPU_
 from __future__ import annotations
 
 import hashlib
-import json
-import resource
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from leaderboard.domain.allocation import TensorImportance
 from leaderboard.domain.recipe_format import imatrix_file_name
-from leaderboard.files.gguf_check import CheckFailed, imatrix_entry_names
+from leaderboard.files.gguf_check import imatrix_entry_names
 from leaderboard.files.gguf_header import GGUFHeaderError, read_header
 from leaderboard.files.gguf_meta import imatrix_metadata, read_imatrix
+from leaderboard.files.limited_child import answer_limited, run_limited
 
 # one thread for numpy's BLAS: its per-thread buffers would otherwise count against the address-space limit
 CHILD_ENVIRONMENT = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -61,28 +59,15 @@ def evidence_in_subprocess(path: Path, *, memory_bytes: int, cpu_seconds: int) -
     """evidence_of(path) in a child limited to memory_bytes of address space and cpu_seconds of CPU (twice that
     of wall time). GGUFHeaderError with the child's reason for a file that is not an imatrix, CheckFailed when
     the child ran out of either."""
-    command = [sys.executable, "-m", __name__, str(path), str(memory_bytes), str(cpu_seconds)]
-    try:
-        done = subprocess.run(command, capture_output=True, timeout=2 * cpu_seconds, env=CHILD_ENVIRONMENT,
-                              cwd=Path(__file__).resolve().parents[2])
-    except subprocess.TimeoutExpired as exc:
-        raise CheckFailed(f"reading the imatrix took longer than {2 * cpu_seconds} s") from exc
-    if done.returncode != 0:
-        raise CheckFailed(f"reading the imatrix failed (exit status {done.returncode}; out of memory or time?)")
-    answer = json.loads(done.stdout)
-    if "error" in answer:
-        raise GGUFHeaderError(answer["error"])
-    return ImatrixEvidence.from_dict(answer["result"])
+    return ImatrixEvidence.from_dict(run_limited(__name__, [str(path)], what="reading the imatrix",
+                                                 memory_bytes=memory_bytes, cpu_seconds=cpu_seconds,
+                                                 env=CHILD_ENVIRONMENT))
 
 
 def main(path: str, memory_bytes: str, cpu_seconds: str) -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (int(memory_bytes), int(memory_bytes)))
-    resource.setrlimit(resource.RLIMIT_CPU, (int(cpu_seconds), int(cpu_seconds)))
-    try:
-        answer = {"result": evidence_of(Path(path)).to_dict()}
-    except (GGUFHeaderError, ValueError) as exc:  # read_imatrix says ValueError for a file that is not one
-        answer = {"error": str(exc)}
-    json.dump(answer, sys.stdout)
+    # read_imatrix says ValueError for a file that is not one
+    answer_limited(lambda: evidence_of(Path(path)).to_dict(), memory_bytes, cpu_seconds,
+                   refusals=(GGUFHeaderError, ValueError))
 
 
 if __name__ == "__main__":

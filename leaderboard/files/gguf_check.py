@@ -6,13 +6,11 @@ its address-space and CPU limits, and the upload gets a clean error. Run as
 """
 from __future__ import annotations
 
-import json
-import resource
-import subprocess
 import sys
 from pathlib import Path
 
 from leaderboard.files.gguf_header import ArrayValue, GGUFHeader, GGUFHeaderError, read_header
+from leaderboard.files.limited_child import CheckFailed, answer_limited, run_limited  # noqa: F401 (CheckFailed: the callers' name)
 
 F32 = 0
 
@@ -54,37 +52,16 @@ def model_identity(header: GGUFHeader) -> dict:
 CHECKS = {"imatrix": imatrix_entry_names, "model": model_identity}
 
 
-class CheckFailed(Exception):
-    """The child could not finish (out of memory or time): the file is refused."""
-
-
 def check_in_subprocess(kind: str, path: Path, *, memory_bytes: int, cpu_seconds: int):
     """Run CHECKS[kind] on the file in a child limited to memory_bytes of address space and cpu_seconds
     of CPU (and twice that of wall time). GGUFHeaderError with the child's reason for a malformed file,
     CheckFailed when the child ran out of either."""
-    command = [sys.executable, "-m", __name__, kind, str(path), str(memory_bytes), str(cpu_seconds)]
-    try:
-        done = subprocess.run(command, capture_output=True, timeout=2 * cpu_seconds, env={},
-                              cwd=Path(__file__).resolve().parents[2])
-    except subprocess.TimeoutExpired as exc:
-        raise CheckFailed(f"checking the file took longer than {2 * cpu_seconds} s") from exc
-    if done.returncode != 0:
-        raise CheckFailed(f"checking the file failed (exit status {done.returncode}; out of memory or time?)")
-    answer = json.loads(done.stdout)
-    if "error" in answer:
-        raise GGUFHeaderError(answer["error"])
-    return answer["result"]
+    return run_limited(__name__, [kind, str(path)], what="checking the file", memory_bytes=memory_bytes,
+                       cpu_seconds=cpu_seconds)
 
 
 def main(kind: str, path: str, memory_bytes: str, cpu_seconds: str) -> None:
-    # the child limits itself before it reads a byte (no preexec_fn: unsafe in a threaded web server)
-    resource.setrlimit(resource.RLIMIT_AS, (int(memory_bytes), int(memory_bytes)))
-    resource.setrlimit(resource.RLIMIT_CPU, (int(cpu_seconds), int(cpu_seconds)))
-    try:
-        answer = {"result": CHECKS[kind](read_header(Path(path)))}
-    except GGUFHeaderError as exc:
-        answer = {"error": str(exc)}
-    json.dump(answer, sys.stdout)
+    answer_limited(lambda: CHECKS[kind](read_header(Path(path))), memory_bytes, cpu_seconds)
 
 
 if __name__ == "__main__":
