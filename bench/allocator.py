@@ -141,6 +141,10 @@ def main(keys: list[str]) -> int:
                 stats, tokens = measure(f"{label} {ftype}", path)
                 results[label] = (stats, allocation, tokens)
             measured_stats, allocation, tokens = results["measured"]
+            if measured_stats is None:  # the budget is below the smallest mix the probe's tiers make
+                print(f"{ftype:8s} {budget:11,d} | measured: {allocation}")
+                ratios.append(float("inf"))
+                continue
             d = paired_differences(tokens, stock_tokens)["kld"]
             ratio = measured_stats["kld_mean"] / stock_stats["kld_mean"]
             ratios.append(ratio)
