@@ -20,6 +20,7 @@ worst ratio (measured allocator mean KLD / stock mean KLD) over the six budgets.
 """
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections import Counter
@@ -104,15 +105,24 @@ def main(keys: list[str]) -> int:
         layout = FileLayout.of_plan(stock_plan)
 
         # --- the probe
-        probe = run_probe(base, teacher, tensors, folder / "probe", imatrix=imatrix.entries, metadata=metadata,
-                          n_threads=c.N_THREADS, n_gpu_layers=c.N_GPU_LAYERS,
-                          on_arm=lambda label, kld: c.log(f"{key}: probe {label}: mean KLD {kld:.6f}"))
-        klds, arms, probe_seconds = probe.klds, probe.arms, probe.seconds
-        table = damage_table(tensors, klds, probe.reference_kld, importance)
-        print(f"\n{BASES[key].name}: probe of {len(arms)} arms + reference (KLD {probe.reference_kld:.6f}) in "
-              f"{probe_seconds:.0f} s; damage per class (Δ mean KLD vs all-q8_0):")
+        kept = folder / f"probe-{sha[:12]}.json"  # the probe's measurements, kept with the imatrix they used
+        if kept.exists():
+            saved = json.loads(kept.read_text())
+            reference_kld, probe_seconds = saved["reference_kld"], saved["seconds"]
+            klds = {(cls, type_name): kld for cls, type_name, kld in saved["arms"]}
+        else:
+            probe = run_probe(base, teacher, tensors, folder / "probe", imatrix=imatrix.entries, metadata=metadata,
+                              n_threads=c.N_THREADS, n_gpu_layers=c.N_GPU_LAYERS,
+                              on_arm=lambda label, kld: c.log(f"{key}: probe {label}: mean KLD {kld:.6f}"))
+            reference_kld, klds, probe_seconds = probe.reference_kld, probe.klds, probe.seconds
+            kept.write_text(json.dumps({"reference_kld": reference_kld, "seconds": probe_seconds,
+                                        "arms": [[c_, t, k] for (c_, t), k in klds.items()]}))
+        table = damage_table(tensors, klds, reference_kld, importance)
+        took = f"in {probe_seconds:.0f} s" if probe_seconds else f"(kept in {kept.name})"
+        print(f"\n{BASES[key].name}: probe of {len(klds)} arms + reference (KLD {reference_kld:.6f}) {took}; "
+              f"damage per class (Δ mean KLD vs all-q8_0):")
         for (cls, type_name), kld in sorted(klds.items()):
-            print(f"  {cls:24s} {type_name:7s} {kld - probe.reference_kld:+.6f}")
+            print(f"  {cls:24s} {type_name:7s} {kld - reference_kld:+.6f}")
 
         source = BASES[key].source_type
         source_types = {t.name: t.final_type for t in resolve_plan(base, QuantizeRequest(source)).tensors
@@ -147,7 +157,7 @@ def main(keys: list[str]) -> int:
                 print(f"{ftype:8s} {budget:11,d} | measured: {allocation}")
                 ratios.append(float("inf"))
                 continue
-            d = paired_differences(tokens, stock_tokens)["kld"]
+            d = paired_differences(tokens, stock_tokens)["kld_mean"]
             ratio = measured_stats["kld_mean"] / stock_stats["kld_mean"]
             ratios.append(ratio)
 
@@ -167,10 +177,10 @@ def main(keys: list[str]) -> int:
                 if stats is None:
                     print(f"    {label}: {other}")
                     continue
-                dd = paired_differences(other_tokens, stock_tokens)["kld"]
+                dd = paired_differences(other_tokens, stock_tokens)["kld_mean"]
                 print(f"    {label}: Δ vs stock {dd.estimate:+.6f} [{dd.low:+.6f}, {dd.high:+.6f}], ratio "
                       f"{stats['kld_mean'] / stock_stats['kld_mean']:.3f}; types {_histogram(other.types)}")
-            im = paired_differences(tokens, measured_files[f"stock+imatrix {ftype}"][1])["kld"]
+            im = paired_differences(tokens, measured_files[f"stock+imatrix {ftype}"][1])["kld_mean"]
             print(f"    measured vs stock with the same imatrix: {im.estimate:+.6f} [{im.low:+.6f}, {im.high:+.6f}], "
                   f"ratio {measured_stats['kld_mean'] / stock_im['kld_mean']:.3f}")
         c.log(f"{key}: done in {time.monotonic() - t_base:.0f} s")
