@@ -23,7 +23,7 @@ from leaderboard import dispatch
 from leaderboard.allocators import worker_jobs
 from leaderboard.allocators.models import CalibrationText, ImatrixJob
 from leaderboard.basemodels.models import BaseModel, EvalCorpus
-from leaderboard.basemodels.services import check_text, local_or_fetched
+from leaderboard.basemodels.services import canonical_source, check_text, local_or_fetched
 from leaderboard.domain.calibration import overlap_refusal
 from leaderboard.files.store import fetch_into_store
 
@@ -65,8 +65,8 @@ def calibration_register(*, name: str, source: str = "", beyond: EvalCorpus | No
             raise CalibrationRefused(f"{name} cannot calibrate: {refusal}")
         size = Path(path).stat().st_size
     text, _ = CalibrationText.objects.update_or_create(
-        name=name, defaults=dict(source=source if source.startswith("https://") else str(Path(source).resolve()),
-                                 sha256=sha256, size_bytes=size, beyond=beyond, note=note))
+        name=name, defaults=dict(source=canonical_source(source), sha256=sha256, size_bytes=size, beyond=beyond,
+                                 note=note))
     return text
 
 

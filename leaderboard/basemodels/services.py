@@ -52,7 +52,7 @@ def _discard_if_unused(path: Path, digest: str) -> None:
     path.unlink(missing_ok=True)
 
 
-def _canonical(source: str) -> str:
+def canonical_source(source: str) -> str:
     return source if source.startswith("https://") else str(Path(source).resolve())
 
 
@@ -81,7 +81,8 @@ def _register(path: Path, digest: str, *, source, name, family, note, approved, 
     )
     model, _ = BaseModel.objects.update_or_create(
         sha256=digest,
-        defaults=dict(name=name or info["name"], family=family or info["architecture"], source=_canonical(source),
+        defaults=dict(name=name or info["name"], family=family or info["architecture"],
+                      source=canonical_source(source),
                       size_bytes=path.stat().st_size, file_type=info["file_type"], architecture=arch,
                       tensors=info["tensors"], **({"note": note} if note else {}),
                       **({} if approved else {"approved": False}), **({"proposed_by": proposed_by} if proposed_by else {})),
@@ -118,7 +119,7 @@ def corpus_register(*, name: str, source: str, n_ctx: int = 512, n_chunks: int =
         if make_default:
             EvalCorpus.objects.update(is_default=False)
         corpus, _ = EvalCorpus.objects.update_or_create(
-            name=name, defaults=dict(source=_canonical(source),
+            name=name, defaults=dict(source=canonical_source(source),
                                      sha256=digest, size_bytes=path.stat().st_size, n_ctx=n_ctx,
                                      n_chunks=n_chunks, is_default=make_default, note=note))
     return corpus
