@@ -7,10 +7,11 @@ that source type is nearly lossless, so a mix that rediscovers the source's type
   * budgets: the exact file sizes of stock Q3_K_M, Q4_K_M and Q5_K_M (llama.cpp's dry run);
   * the probe (leaderboard/domain/damage_probe.py): every quantized tensor at q8_0 (the reference), then one class
     at a time at each candidate type it takes, each file spliced from per-type donors (workers/engine/variant_file)
-    and measured once -> a damage table, shared among a class's layers by the imatrix's importance;
+    and measured once -> a damage table, shared among a class's layers by each tensor's measured relative error
+    at the type (workers/engine/quant_error.py);
   * at each budget: stock (no imatrix, as the demo's stock recipes), stock with the same imatrix, ASHQ1 as
-    published (seed 003), the measured allocator, and the measured allocator without the source file's main type
-    among its tiers. Every allocated recipe is quantized with the imatrix, as the site quantizes a recipe that has
+    published (seed 003), the measured allocator, and the measured allocator without any type the source file
+    holds among its tiers ("meas-src"). Every allocated recipe is quantized with the imatrix, as the site quantizes a recipe that has
     one. Each file is measured against the F16 teacher (WikiText-2 test, 8 × 512 tokens, 2 threads); paired Δ mean
     KLD against stock with a 95 % bootstrap interval over chunks (leaderboard/domain/paired.py).
 Prints per budget the table and the measured allocator's type histogram beside the source file's, and LAST the
@@ -30,8 +31,6 @@ import common as c
 
 STOCK_BUDGETS = ("Q3_K_M", "Q4_K_M", "Q5_K_M")
 IMATRIX_CHUNKS = 32
-# the source file's main type, left out of the tiers in the "without the source type" arm
-SOURCE_MAIN_TYPE = {"gemma-3-270m": "q4_K", "smollm2-135m": "q4_1"}
 WORK = c.CACHE_ROOT / "allocator"
 
 
@@ -110,14 +109,16 @@ def main(keys: list[str]) -> int:
             saved = json.loads(kept.read_text())
             reference_kld, probe_seconds = saved["reference_kld"], saved["seconds"]
             klds = {(cls, type_name): kld for cls, type_name, kld in saved["arms"]}
+            errors = {(name, type_name): e for name, type_name, e in saved["errors"]}
         else:
             probe = run_probe(base, teacher, tensors, folder / "probe", imatrix=imatrix.entries, metadata=metadata,
                               n_threads=c.N_THREADS, n_gpu_layers=c.N_GPU_LAYERS,
                               on_arm=lambda label, kld: c.log(f"{key}: probe {label}: mean KLD {kld:.6f}"))
-            reference_kld, klds, probe_seconds = probe.reference_kld, probe.klds, probe.seconds
+            reference_kld, klds, errors, probe_seconds = probe.reference_kld, probe.klds, probe.errors, probe.seconds
             kept.write_text(json.dumps({"reference_kld": reference_kld, "seconds": probe_seconds,
-                                        "arms": [[c_, t, k] for (c_, t), k in klds.items()]}))
-        table = damage_table(tensors, klds, reference_kld, importance)
+                                        "arms": [[c_, t, k] for (c_, t), k in klds.items()],
+                                        "errors": [[n, t, e] for (n, t), e in errors.items()]}))
+        table = damage_table(tensors, klds, reference_kld, importance, errors=errors)
         took = f"in {probe_seconds:.0f} s" if probe_seconds else f"(kept in {kept.name})"
         print(f"\n{BASES[key].name}: probe of {len(klds)} arms + reference (KLD {reference_kld:.6f}) {took}; "
               f"damage per class (Δ mean KLD vs all-q8_0):")
@@ -127,7 +128,9 @@ def main(keys: list[str]) -> int:
         source = BASES[key].source_type
         source_types = {t.name: t.final_type for t in resolve_plan(base, QuantizeRequest(source)).tensors
                         if t.final_type != t.base_type}
-        print(f"source file {source}: {_histogram(source_types)}")
+        source_tiers = set(source_types.values())
+        print(f"source file {source}: {_histogram(source_types)}; meas-src: the measured allocator without "
+              f"any of these types")
         print(f"\n{'budget':8s} {'bytes':>11s} | {'stock':>9s} {'stock+im':>9s} {'ashq1':>9s} {'measured':>9s} "
               f"{'meas-src':>9s} | measured − stock [95 %]            ratio")
         for ftype in STOCK_BUDGETS:
@@ -138,7 +141,7 @@ def main(keys: list[str]) -> int:
             for label, method, evidence, tiers in (
                     ("ashq1", "ashq1", importance, None),
                     ("measured", "measured", table, PROBE_TIERS),
-                    ("meas-src", "measured", table, tuple(t for t in PROBE_TIERS if t != SOURCE_MAIN_TYPE[key]))):
+                    ("meas-src", "measured", table, tuple(t for t in PROBE_TIERS if t not in source_tiers))):
                 kwargs = {"tiers": tiers} if tiers else {}
                 try:
                     allocation = allocate(AllocationRequest(method=method, version=1, tensors=tensors, layout=layout,

@@ -52,7 +52,7 @@ def _probe(probe: DamageProbe, token, beat, tmp: Path) -> None:
     if beat.lost:
         return
     rows = table_rows(damage_table(tensors, result.klds, result.reference_kld,
-                                   TensorImportance.from_imatrix(imatrix.entries)))
+                                   TensorImportance.from_imatrix(imatrix.entries), errors=result.errors))
     hardware = hardware_info(n_gpu_layers)
     durably(probes.probe_finish, probe_id=probe.pk, token=token, reference_kld=result.reference_kld,
             arms=[[cls, type_name, kld] for (cls, type_name), kld in result.klds.items()], table=rows,

@@ -8,11 +8,16 @@ d(class, type) = KLD(arm) − KLD(reference), floored at 0 (an arm can measure a
 no candidate below the reference is truly better). The allocator sums damages, so the table assumes they add:
 it is measured one class at a time, and a mix moves many classes at once.
 
-A class's damage is shared among its tensors, so the allocator can give single layers more or fewer bits: by
+A class's damage at a type is shared among its tensors, so the allocator can give single layers more or fewer
+bits: by what each tensor's quantization to that type measurably lost (its relative imatrix-weighted squared
+error on the arm's own bytes, workers/engine/quant_error.py) when the probe measured those errors; otherwise by
 the imatrix's importance of each tensor (its summed normalised Σx², leaderboard.domain.allocation's
-TensorImportance: a layer whose inputs are larger loses more to the same rounding), or in even shares without
-one (or where a class has no imatrix entry: the token embedding never has one). The reference type itself has
-damage 0 for every tensor, so it is a candidate of every tensor.
+TensorImportance), or in even shares without one (or where a class has no imatrix entry: the token embedding
+never has one). The errors are the better witness: importance grows with depth as the residual stream does, so
+it calls early layers cheap to demote when they are not, and it cannot see that a base dequantized from a 4-bit
+file holds some layers exactly in their source type (error ~0) and others not (Gemma 3 270M's Q4_K_M source
+keeps half its ffn_down at q6_K). The reference type itself has damage 0 for every tensor, so it is a
+candidate of every tensor.
 
 Arms: a (class, type) pair is probed only when every tensor of the class takes the type as it is (rows a
 multiple of its block); a type the class's rows cannot take would make llama.cpp fall back to another, so it is
@@ -30,9 +35,10 @@ from leaderboard.domain.plan import TensorPlan
 from leaderboard.domain.recipe_format import quant_type_name
 
 REFERENCE_TYPE = "q8_0"
-# the probe's candidate types: the K-quants where the rows take them, and the 32-wide types that the
-# 640- and 576-column tensors of Gemma 3 270M and SmolLM2-135M fall back to
-PROBE_TIERS = ("q2_K", "q3_K", "q4_K", "q5_K", "q6_K", "iq4_nl", "q5_0", "q8_0")
+# the probe's candidate types: the K-quants where the rows take them, the 32-wide types llama.cpp falls back to
+# on the 640- and 576-column tensors of Gemma 3 270M and SmolLM2-135M (iq4_nl, q5_0, q5_1, q8_0), and q4_1
+# between iq4_nl and q5_0 (SmolLM2's source type: bench/allocator.py's "meas-src" arm shows the mix without it)
+PROBE_TIERS = ("q2_K", "q3_K", "q4_K", "q5_K", "q6_K", "iq4_nl", "q4_1", "q5_0", "q5_1", "q8_0")
 
 
 @dataclass(frozen=True)
@@ -75,30 +81,43 @@ def arm_types(tensors: Sequence[TensorPlan], arm: ProbeArm, reference: str = REF
     return {**reference_types(tensors, reference), **{name: arm.type_name for name in arm.tensors}}
 
 
-def _shares(members: Sequence[TensorPlan], importance: TensorImportance | None) -> dict[str, float]:
-    weights = {t.name: float(importance.values.get(t.name, 0.0)) if importance else 0.0 for t in members}
+def _normalised(weights: Mapping[str, float | None]) -> dict[str, float] | None:
+    """The weights as shares summing to 1, or None when one is missing, any is negative or all are 0."""
+    if any(w is None or w < 0.0 for w in weights.values()):
+        return None
     total = sum(weights.values())
-    if total <= 0.0 or any(w <= 0.0 for w in weights.values()):
-        return {t.name: 1.0 / len(members) for t in members}
-    return {name: w / total for name, w in weights.items()}
+    return {name: w / total for name, w in weights.items()} if total > 0.0 else None
+
+
+def _shares(members: Sequence[TensorPlan], type_name: str, errors: Mapping[tuple[str, str], float] | None,
+            importance: TensorImportance | None) -> dict[str, float]:
+    by_error = _normalised({t.name: (errors or {}).get((t.name, type_name)) for t in members})
+    if by_error is not None:
+        return by_error
+    values = {t.name: float(importance.values.get(t.name, 0.0)) if importance else 0.0 for t in members}
+    by_importance = _normalised(values) if all(v > 0.0 for v in values.values()) else None
+    return by_importance or {t.name: 1.0 / len(members) for t in members}
 
 
 def damage_table(tensors: Sequence[TensorPlan], measured: Mapping[tuple[str, str], float], reference_kld: float,
-                 importance: TensorImportance | None = None, reference: str = REFERENCE_TYPE) -> DamageTable:
+                 importance: TensorImportance | None = None, reference: str = REFERENCE_TYPE,
+                 errors: Mapping[tuple[str, str], float] | None = None) -> DamageTable:
     """The table from the arms' mean KLD ((class, type) -> KLD) and the reference's: per (class, layer, type)
-    the class's damage times the tensor's share (layer None for a tensor outside the blocks)."""
+    the class's damage times the tensor's share (layer None for a tensor outside the blocks); `errors` maps
+    (tensor name, type) to the tensor's measured relative error at that type."""
     reference = quant_type_name(reference)
     entries: dict[tuple[str, int | None, str], float] = {}
     for cls, members in classes_of(tensors).items():
-        shares = _shares(members, importance)
         for t in members:
             entries[(cls, tensor_class(t.name)[1], reference)] = 0.0
         for (arm_class, type_name), kld in measured.items():
             if arm_class != cls:
                 continue
+            type_name = quant_type_name(type_name)
             damage = max(float(kld) - float(reference_kld), 0.0)
+            shares = _shares(members, type_name, errors, importance)
             for t in members:
-                entries[(cls, tensor_class(t.name)[1], quant_type_name(type_name))] = damage * shares[t.name]
+                entries[(cls, tensor_class(t.name)[1], type_name)] = damage * shares[t.name]
     return DamageTable(entries)
 
 

@@ -13,13 +13,13 @@ def test_every_class_is_probed_at_the_types_its_rows_take_and_no_other():
     gemma = MODELS["gemma3-270m"]
     arms = {(a.tensor_class, a.type_name): a for a in probe_arms(gemma)}
     # 640-column rows take only the 32-wide types; 1024- and 2048-column rows take the K-quants too
-    assert sorted(t for c, t in arms if c == "attn_q.weight") == ["iq4_nl", "q5_0"]
-    assert sorted(t for c, t in arms if c == "token_embd.weight") == ["iq4_nl", "q5_0"]
+    assert sorted(t for c, t in arms if c == "attn_q.weight") == ["iq4_nl", "q4_1", "q5_0", "q5_1"]
+    assert sorted(t for c, t in arms if c == "token_embd.weight") == ["iq4_nl", "q4_1", "q5_0", "q5_1"]
     assert sorted(t for c, t in arms if c == "ffn_down.weight") == sorted(set(PROBE_TIERS) - {REFERENCE_TYPE})
-    assert len(arms["ffn_down.weight", "q2_K"].tensors) == 18 and len(arms) == 6 * 2 + 2 * 7
+    assert len(arms["ffn_down.weight", "q2_K"].tensors) == 18 and len(arms) == 6 * 4 + 2 * 9
     assert not any(t == REFERENCE_TYPE for _, t in arms)
     smol = {(a.tensor_class, a.type_name) for a in probe_arms(MODELS["smollm2-135m"])}
-    assert {t for c, t in smol if c == "attn_output.weight"} == {"iq4_nl", "q5_0"}  # 576 columns
+    assert {t for c, t in smol if c == "attn_output.weight"} == {"iq4_nl", "q4_1", "q5_0", "q5_1"}  # 576 columns
 
 
 def test_an_arm_moves_one_class_and_leaves_the_rest_at_the_reference():
@@ -52,7 +52,8 @@ def test_the_measured_allocator_takes_the_probes_table_and_spends_bytes_where_da
     measured = {}
     for arm in probe_arms(gemma):
         # damage falls with bits; ffn_down is ten times as sensitive as anything else
-        bits = {"q2_K": 2.6, "q3_K": 3.4, "q4_K": 4.5, "iq4_nl": 4.5, "q5_0": 5.5, "q5_K": 5.5, "q6_K": 6.6}
+        bits = {"q2_K": 2.6, "q3_K": 3.4, "q4_K": 4.5, "iq4_nl": 4.5, "q4_1": 5.0, "q5_0": 5.5, "q5_K": 5.5,
+                "q5_1": 6.0, "q6_K": 6.6}
         scale = 10.0 if arm.tensor_class == "ffn_down.weight" else 1.0
         measured[(arm.tensor_class, arm.type_name)] = 0.01 + scale * 2.0 ** (-2 * bits[arm.type_name])
     table = damage_table(gemma, measured, 0.01)
@@ -65,7 +66,8 @@ def test_the_measured_allocator_takes_the_probes_table_and_spends_bytes_where_da
     cheaper = allocate(AllocationRequest(method="measured", version=1, tensors=gemma, layout=_layout(gemma),
                                          budget_bytes=int(reference_bytes * 0.8), tiers=PROBE_TIERS), table)
     # under a tighter budget the insensitive bytes go first: the token embedding (most of the file), then the gates
-    assert cheaper.predicted_damage > allocation.predicted_damage and cheaper.types["token_embd.weight"] == "iq4_nl"
+    assert cheaper.predicted_damage > allocation.predicted_damage
+    assert bits_per_weight(cheaper.types["token_embd.weight"]) < bits_per_weight(allocation.types["token_embd.weight"])
 
     def mean_bits(cls):
         return sum(bits_per_weight(cheaper.types[f"blk.{i}.{cls}"]) for i in range(18)) / 18
@@ -80,3 +82,20 @@ def test_the_table_as_data_gives_the_same_table_and_one_sha256():
     assert table_from_rows(rows).entries == table.entries
     assert table_sha256(rows) == table_sha256(table_rows(table_from_rows(rows))) and len(table_sha256(rows)) == 64
     assert table_sha256(rows) != table_sha256(rows[1:])
+
+
+def test_measured_errors_share_a_class_damage_per_type_where_given():
+    gemma = MODELS["gemma3-270m"]
+    measured = {("ffn_down.weight", "q2_K"): 0.110, ("ffn_down.weight", "q4_K"): 0.013}
+    # at q4_K only the layers the source did not already hold in q4_K lose anything
+    errors = {(f"blk.{i}.ffn_down.weight", "q4_K"): (0.0 if i % 2 else 3e-4) for i in range(18)}
+    errors.update({(f"blk.{i}.ffn_down.weight", "q2_K"): 0.05 for i in range(18)})
+    importance = TensorImportance({f"blk.{i}.ffn_down.weight": float(i + 1) for i in range(18)})
+    table = damage_table(gemma, measured, 0.010, importance, errors=errors)
+    assert table.damage("blk.1.ffn_down.weight", "q4_K") == 0.0
+    assert table.damage("blk.2.ffn_down.weight", "q4_K") == pytest.approx(0.003 / 9)
+    assert table.damage("blk.0.ffn_down.weight", "q2_K") == pytest.approx(0.100 / 18)  # errors win over importance
+    # a type without every member's error falls back to importance
+    partial = {k: v for k, v in errors.items() if k != ("blk.0.ffn_down.weight", "q2_K")}
+    fallback = damage_table(gemma, measured, 0.010, importance, errors=partial)
+    assert fallback.damage("blk.0.ffn_down.weight", "q2_K") == pytest.approx(0.100 * 1 / sum(range(1, 19)))

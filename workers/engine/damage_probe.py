@@ -2,10 +2,12 @@
 candidate type, and per arm (one tensor class at one type, leaderboard/domain/damage_probe.py) a file spliced from
 the reference and that type's donor (workers/engine/variant_file.py: the bytes llama-quantize would write for the
 arm's own rules), measured once against the base's teacher. Quantized with the imatrix given, as the recipe the
-allocator makes is quantized with it.
+allocator makes is quantized with it. Each donor's tensors are also compared with the base's
+(workers/engine/quant_error.py): the relative error per (tensor, type) that shares a class's damage among its
+layers.
 
-Cost: 1 + (candidate types) quantizations and 1 + (arms) measuring passes; Gemma 3 270M: 26 arms (8 classes),
-SmolLM2-135M: 21.
+Cost: 1 + (candidate types) quantizations and 1 + (arms) measuring passes; Gemma 3 270M: 42 arms (8 classes),
+SmolLM2-135M: 37.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from leaderboard.domain.damage_probe import PROBE_TIERS, ProbeArm, arm_types, pr
 from leaderboard.domain.plan import TensorPlan
 from workers.engine.llamacpp.quantize import QuantizeRequest, run_quantize
 from workers.engine.measure import measure_quant
+from workers.engine.quant_error import relative_errors
 from workers.engine.variant_file import splice_tensors
 
 
@@ -29,6 +32,7 @@ class ProbeResult:
     reference_kld: float
     klds: dict[tuple[str, str], float]  # (tensor class, type) -> the arm's mean KLD
     arms: tuple[ProbeArm, ...]
+    errors: dict[tuple[str, str], float]  # (tensor name, type) -> its relative weighted error at that type
     seconds: float
 
 
@@ -74,10 +78,14 @@ def run_probe(base_path: Path, teacher_path: Path, tensors: Sequence[TensorPlan]
     try:
         reference = quantize("probe-reference", reference_types(tensors))
         donors = {}
+        errors: dict[tuple[str, str], float] = {}
         for type_name in types:
             wanted = reference_types(tensors)
-            wanted.update({n: type_name for a in arms if a.type_name == type_name for n in a.tensors})
+            moved = [n for a in arms if a.type_name == type_name for n in a.tensors]
+            wanted.update({n: type_name for n in moved})
             donors[type_name] = quantize(f"probe-donor-{type_name}", wanted)
+            for name, error in relative_errors(base_path, donors[type_name], moved, imatrix).items():
+                errors[(name, type_name)] = error
         reference_kld = measure(reference)
         if on_arm:
             on_arm("reference", reference_kld)
@@ -92,4 +100,5 @@ def run_probe(base_path: Path, teacher_path: Path, tensors: Sequence[TensorPlan]
     finally:
         for path in made:
             path.unlink(missing_ok=True)
-    return ProbeResult(reference_kld=reference_kld, klds=klds, arms=tuple(arms), seconds=time.monotonic() - started)
+    return ProbeResult(reference_kld=reference_kld, klds=klds, arms=tuple(arms), errors=errors,
+                       seconds=time.monotonic() - started)
