@@ -49,7 +49,7 @@ native-tools: $(STAMP)
 # suite goes on in a fresh worker.
 test: $(STAMP) services browser native-tools
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest -n 1
+	$(PY) -m pytest -n 1 --durations=30
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit
