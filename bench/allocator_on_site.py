@@ -22,6 +22,7 @@ import time
 
 from on_site import REPO, base_and_corpus, work_until  # noqa: I001  (sets Django up first)
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 
 from leaderboard.allocators import imatrix_jobs, probes, selectors
 from leaderboard.allocators.models import DamageProbe, ImatrixJob
@@ -89,6 +90,7 @@ def _screenshot(base, profile_id: int) -> None:
 
 
 def main(keys: list[str]) -> int:
+    call_command("migrate", verbosity=0)  # a fresh database: the methods are a data migration
     requeue_stalled_work()  # work an earlier, killed bench left mid-way goes back to the queue
     user, _ = get_user_model().objects.get_or_create(username="bench-allocators")
     wins = 0
