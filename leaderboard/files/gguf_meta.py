@@ -7,6 +7,9 @@ from pathlib import Path
 import gguf
 import numpy as np
 
+from leaderboard.domain.ggml_types import GGML_TYPES_BY_ID
+from leaderboard.files.gguf_header import ArrayValue, read_header
+
 
 def _value(reader: gguf.GGUFReader, key: str, default=None):
     field = reader.fields.get(key)
@@ -17,10 +20,11 @@ def _value(reader: gguf.GGUFReader, key: str, default=None):
 
 def tensor_summary(path: Path) -> tuple[dict[str, str], float]:
     """(tensor name -> ggml type name as llama.cpp spells it, bits per weight as llama-quantize prints it:
-    tensor data bits over all elements). One read: gguf's reader takes seconds on a 262k-token vocabulary."""
-    reader = gguf.GGUFReader(str(path))
-    types = {t.name: _ggml_name(t.tensor_type) for t in reader.tensors}
-    bpw = sum(int(t.n_bytes) for t in reader.tensors) * 8 / sum(int(t.n_elements) for t in reader.tensors)
+    tensor data bits over all elements). From the bounded header reader: gguf's reader decodes every array and
+    takes 7-14 s on Gemma 3 270M's 262k-token vocabulary, this 0.2 s."""
+    header = read_header(path)
+    types = {t.name: GGML_TYPES_BY_ID[t.ggml_type].name for t in header.tensors}
+    bpw = sum(t.n_bytes for t in header.tensors) * 8 / sum(t.n_elements for t in header.tensors)
     return types, bpw
 
 
@@ -28,19 +32,24 @@ def tensor_types(path: Path) -> dict[str, str]:
     return tensor_summary(path)[0]
 
 
-def _ggml_name(tensor_type) -> str:
-    # gguf's enum names are upper-case (Q4_K); ggml_type_name spells K-quants with a capital K only
-    name = tensor_type.name.lower()
-    return name[:-2] + "_K" if name.endswith("_k") else name
-
-
 def read_inventory(path: Path) -> dict:
-    """Architecture facts and the tensor inventory of a model file."""
-    reader = gguf.GGUFReader(str(path))
-    arch = _value(reader, "general.architecture")
+    """Architecture facts and the tensor inventory of a model file. The bounded header reader gives the scalars,
+    the tensors and the vocabulary's length without decoding an array; an architecture key that is itself an
+    array (per-layer FFN sizes or head counts, a sliding-window pattern per layer) is decoded by gguf's reader."""
+    header = read_header(path)
+    arch = header.values.get("general.architecture")
+    keys = {name: f"{arch}.{name}" for name in ("embedding_length", "feed_forward_length", "block_count",
+                                                "attention.head_count", "attention.head_count_kv",
+                                                "attention.sliding_window", "attention.sliding_window_pattern")}
+    arrays = [key for key in keys.values() if isinstance(header.values.get(key), ArrayValue)]
+    decoded = {}
+    if arrays:
+        reader = gguf.GGUFReader(str(path))
+        decoded = {key: _value(reader, key) for key in arrays}
 
-    def hp(key, default=None):
-        return _value(reader, f"{arch}.{key}", default)
+    def hp(name):
+        key = keys[name]
+        return decoded[key] if key in decoded else header.values.get(key)
 
     n_embd = hp("embedding_length")
     n_ff = hp("feed_forward_length")
@@ -48,14 +57,12 @@ def read_inventory(path: Path) -> dict:
         n_ff = max(n_ff)
     n_layer = hp("block_count")
     swa_pattern = hp("attention.sliding_window_pattern")
-    vocab = _value(reader, "tokenizer.ggml.tokens")
-    tensors = [
-        {"name": t.name, "shape": [int(d) for d in t.shape], "type": _ggml_name(t.tensor_type)}
-        for t in reader.tensors
-    ]
+    vocab = header.values.get("tokenizer.ggml.tokens")
+    tensors = [{"name": t.name, "shape": list(t.shape), "type": GGML_TYPES_BY_ID[t.ggml_type].name}
+               for t in header.tensors]
     return {
         "architecture": arch,
-        "name": _value(reader, "general.name") or path.stem,
+        "name": header.values.get("general.name") or path.stem,
         "block_count": n_layer,
         "embedding_length": n_embd,
         "feed_forward_length": n_ff,
@@ -63,8 +70,8 @@ def read_inventory(path: Path) -> dict:
         "head_count_kv": _as_int(hp("attention.head_count_kv")),
         "sliding_window": hp("attention.sliding_window"),
         "sliding_window_layers": _swa_layers(arch, n_layer, swa_pattern, hp("attention.sliding_window")),
-        "vocab_size": len(vocab) if vocab is not None else None,
-        "file_type": _value(reader, "general.file_type"),
+        "vocab_size": vocab.count if isinstance(vocab, ArrayValue) else None,
+        "file_type": header.values.get("general.file_type"),
         "tensors": tensors,
     }
 

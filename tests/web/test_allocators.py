@@ -365,20 +365,20 @@ def test_on_the_real_bases_the_worker_makes_the_proposed_size_at_the_stock_sizes
     base.save()
     _stock(alice, base)
     imatrix_path = write_imatrix(tmp_path / "imatrix.gguf", path, seed=3)
-    for ftype in ("Q3_K_M", "Q5_K_M"):
-        budget = {"budget": f"{_stock(alice, base, ftype).plan['file_bytes'] / MIB:.4f}"}
-        for fields in (budget, {"budget": "5.5", "budget_unit": "bpw"}):
-            proposed = _propose(alice, base, imatrix_path, **fields)
-            if "below the smallest file" in str(proposed.content):
-                continue  # ASHQ1's floors (Q4_K, Q5_K embeddings) are above Q3_K_M's size
-            assert proposed.status_code == 200, proposed.content
-            body = proposed.json()
-            assert body["size_exact"] and body["file_bytes"] <= body["budget"]["bytes"]
-            assert body["source_type"] == BASES[key].source_type
-            recipe_id = _submit(alice, base, imatrix_path, **fields).json()["id"]
-            compute_plan(recipe_id)
-            plan = Recipe.objects.get(pk=recipe_id).plan
-            made = {t["name"]: t["final_type"] for t in plan["tensors"]}
-            assert plan["file_bytes"] == body["file_bytes"] and {n: made[n] for n in body["types"]} == body["types"]
-            if fields is not budget:
-                assert body["bpw"] <= 5.5 and plan["bpw"] <= 5.5
+    in_bpw = {"budget": "5.5", "budget_unit": "bpw"}
+    budgets = [{"budget": f"{_stock(alice, base, ftype).plan['file_bytes'] / MIB:.4f}"} for ftype in ("Q3_K_M", "Q5_K_M")]
+    for fields in (*budgets, in_bpw):
+        proposed = _propose(alice, base, imatrix_path, **fields)
+        if "below the smallest file" in str(proposed.content):
+            continue  # ASHQ1's floors (Q4_K, Q5_K embeddings) are above Q3_K_M's size
+        assert proposed.status_code == 200, proposed.content
+        body = proposed.json()
+        assert body["size_exact"] and body["file_bytes"] <= body["budget"]["bytes"]
+        assert body["source_type"] == BASES[key].source_type
+        recipe_id = _submit(alice, base, imatrix_path, **fields).json()["id"]
+        compute_plan(recipe_id)
+        plan = Recipe.objects.get(pk=recipe_id).plan
+        made = {t["name"]: t["final_type"] for t in plan["tensors"]}
+        assert plan["file_bytes"] == body["file_bytes"] and {n: made[n] for n in body["types"]} == body["types"]
+        if fields is in_bpw:
+            assert body["bpw"] <= 5.5 and plan["bpw"] <= 5.5

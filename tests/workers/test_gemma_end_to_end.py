@@ -1,8 +1,10 @@
-"""Gemma 3 270M from submission to metrics, through the API, the real broker and a real worker."""
+"""Gemma 3 270M from submission to metrics, through the API, the real broker and a real worker; its width 640 makes
+K-quants fall back, and the worker's dry-run plan is the file it then makes, type for type and byte for byte."""
 import pytest
 from rest_framework.test import APIClient
 
 from leaderboard.domain import run_states
+from leaderboard.recipes.models import Recipe
 from leaderboard.runs.models import Run
 from tests.conftest import wait_for
 
@@ -41,6 +43,10 @@ def test_gemma_cerebellum_recipe_is_reproduced_and_measured(celery_worker, alice
     assert run.output_bytes == 241_654_464  # one of the three overrides survives the width-640 fallback
     assert run.tensor_types["blk.14.ffn_down.weight"] == "q2_K"
     assert run.tensor_types["blk.11.ffn_gate.weight"] == "q4_0"
+    planned = Recipe.objects.get(pk=recipe["id"])
+    assert planned.plan["file_bytes"] == run.output_bytes  # the facts note's measured size
+    assert {t.name: t.final_type for t in planned.resolved_plan.tensors} == run.tensor_types
+    assert [(w["kind"], w["line"]) for w in planned.plan_warnings] == [("fallback", 1), ("fallback", 2)]
     m = run.metrics
     assert m["n_chunks"] == 4 and m["n_tokens"] == 4 * 255
     assert 0.05 < m["kld_mean"] < 1.0 and m["kld_median"] < m["kld_mean"] < m["kld_p99"]

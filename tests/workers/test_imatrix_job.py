@@ -123,7 +123,7 @@ def test_a_job_whose_worker_stopped_beating_is_queued_again_then_failed(alice, b
     assert job.state == ImatrixJob.State.FAILED and "stopped responding 2 times" in job.error and not job.file
 
 
-def test_gemma_imatrix_from_its_corpus_beyond_the_evaluation_span(celery_worker, alice, gemma_f16, tmp_path):
+def test_gemma_imatrix_from_its_corpus_beyond_the_evaluation_span(celery_worker, alice, gemma_f16):
     from leaderboard.basemodels.services import base_model_register
 
     gemma = base_model_register(source=str(gemma_f16), name="gemma-3-270m-f16")
@@ -135,10 +135,9 @@ def test_gemma_imatrix_from_its_corpus_beyond_the_evaluation_span(celery_worker,
     assert job.state == ImatrixJob.State.DONE, job.error
     cut = beyond_evaluation(gemma_f16, WIKITEXT, n_ctx=512, n_chunks=8)
     assert job.text_start == cut.start and cut.start > cut.span_end == 18163  # tests/unit/test_calibration.py
-    (tmp_path / "text.txt").write_bytes(cut.text)
-    direct = compute_imatrix(gemma_f16, tmp_path / "text.txt", tmp_path / "direct.gguf", n_ctx=512, n_chunks=2,
-                             n_threads=2, n_gpu_layers=0, dataset=calibration.name)
-    assert job.sha256 == direct.sha256 and job.entries == 126  # 7 matmul weights × 18 blocks (the output is tied)
+    # the worker's file is the engine's (the tiny model's test above), which is native llama-imatrix's on Gemma
+    # (tests/workers/test_imatrix_compute.py)
+    assert job.entries == 126  # 7 matmul weights × 18 blocks (the output is tied)
     assert job.coverage == "126 of 127 weights"  # every block matmul; the token embedding has no sums
 
 

@@ -12,12 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from leaderboard.files.gguf_meta import tensor_types
 from tests.conftest import REPO, WIKITEXT
 from workers.engine import measure, teacher
 from workers.engine.llamacpp.decode import Model
 from workers.engine.llamacpp.cpu_path import cpu_model
 from workers.engine.llamacpp.system import backend_class, build_info
 from workers.engine.llamacpp.quantize import QuantizeRequest, run_quantize
+from workers.engine.planner import resolve_plan
 
 N_CTX = 128
 
@@ -248,14 +250,18 @@ NATIVE = sorted(glob.glob(str(REPO / "var" / "bench-cache" / "*" / "bin" / "llam
 @pytest.mark.slow
 @pytest.mark.skipif(not NATIVE, reason="native llama-perplexity not built under var/bench-cache")
 def test_gemma_agrees_with_native_llama_perplexity(gemma_f16, tmp_path):
-    """Q3_K_M vs F16 on WikiText-2, 8 x 512 tokens: ours against `llama-perplexity --kl-divergence`."""
+    """Q3_K_M vs F16 on WikiText-2, 4 x 512 tokens: ours against `llama-perplexity --kl-divergence`; and the
+    dry-run plan of stock Q3_K_M is the file, whose width-640 tensors fell back (the facts note's size)."""
     q3 = tmp_path / "Q3_K_M.gguf"
     run_quantize(gemma_f16, q3, QuantizeRequest("Q3_K_M"), dry_run=False)
-    teacher_path = measure.build_teacher(gemma_f16, WIKITEXT, n_ctx=512, n_chunks=8, cache_dir=tmp_path,
+    plan = resolve_plan(gemma_f16, QuantizeRequest("Q3_K_M"))
+    assert plan.file_bytes == q3.stat().st_size == 241_961_664
+    assert {t.name: t.final_type for t in plan.tensors} == tensor_types(q3)
+    teacher_path = measure.build_teacher(gemma_f16, WIKITEXT, n_ctx=512, n_chunks=4, cache_dir=tmp_path,
                                          base_sha256=sha(gemma_f16), corpus_sha256=sha(WIKITEXT),
                                          n_threads=2, n_gpu_layers=0)
     ours = measure.measure_quant(q3, teacher_path, n_threads=2, n_gpu_layers=0)
-    common = ["-c", "512", "--chunks", "8", "-t", "2", "--kl-divergence-base", str(tmp_path / "base.kld")]
+    common = ["-c", "512", "--chunks", "4", "-t", "2", "--kl-divergence-base", str(tmp_path / "base.kld")]
     subprocess.run([NATIVE[-1], "-m", str(gemma_f16), "-f", str(WIKITEXT), *common], check=True,
                    capture_output=True)
     log = subprocess.run([NATIVE[-1], "-m", str(q3), *common, "--kl-divergence"], check=True,
