@@ -130,6 +130,7 @@ def main(keys: list[str]) -> int:
 
         allocated = []
         for ftype in STOCK:
+            stock[ftype].refresh_from_db()  # planned by the worker since it was submitted
             budget = f"{stock[ftype].plan['file_bytes'] / MIB:.6f}"
             for method, extra in (("measured v1", {"damage_probe": str(probe.pk), "tiers": ",".join(PROBE_TIERS)}),
                                   ("ashq1 v1", {"imatrix_job": str(job.pk)})):
