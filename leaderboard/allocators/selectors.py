@@ -109,6 +109,11 @@ class VersusStock:
     n_allocator_recipes: int  # allocator recipes measured on this profile
     tolerance_percent: float = 100.0 * SIZE_TOLERANCE
 
+    @property
+    def source_type(self) -> str | None:
+        """The 4-bit type this base was dequantized from: the panel says an allocator can win by re-finding it."""
+        return source_file_type(self.base_model)
+
 
 def _measured(point: Point) -> bool:
     return point.tokens_id is not None and point.value("kld_mean") is not None

@@ -315,6 +315,8 @@ def test_a_demo_base_says_what_it_was_dequantized_from_beside_the_types(client, 
         html = client.post("/allocators/new/", {"base_model": base_model.pk, "imatrix": f, "budget": _budget(stock, 1.2),
                                                 "method": "ashq1 v1"}).content.decode()
     assert "This base model was dequantized from a Q4_K_M file" in html and "Q4_K_M mix: tensors" in html
+    panel = client.get(f"/models/{base_model.pk}/").content.decode()
+    assert 'id="versus-stock-source"' in panel and "dequantized from a Q4_K_M file" in panel
 
 
 def test_the_base_model_page_sets_the_best_allocator_at_each_stock_size_against_stock(client, alice, base_model, corpus):
@@ -340,6 +342,7 @@ def test_the_base_model_page_sets_the_best_allocator_at_each_stock_size_against_
     assert "allocator lower" in q4 and "(-40.0 %)" in q4 and "differs" in q4
     assert f"#{larger.pk} ashq1 0.8 % larger" in q6 and "allocator lower" in q6
     assert f'href="/allocators/new/?base_model={base_model.pk}"' in panel
+    assert 'id="versus-stock-source"' not in panel  # the tiny model was made from nothing 4-bit
 
 
 def test_the_panel_says_when_no_allocator_recipe_was_measured(client, alice, base_model, corpus):
