@@ -135,7 +135,7 @@ def test_each_way_a_proposal_fails_is_one_sentence(alice, store, listener, https
         BaseModelProposal.objects.all().delete()
     # the reader's own exception is for the operators: in the log, with its traceback
     [unreadable] = [r for r in caplog.records if "not a GGUF model" in r.getMessage()]
-    assert unreadable.exc_info and "GGUF magic invalid" in str(unreadable.exc_info[1].__cause__)
+    assert unreadable.exc_info and "not a GGUF file" in str(unreadable.exc_info[1].__cause__)
 
 
 def test_a_fetch_setting_the_fetcher_cannot_use_stops_the_process_at_start():
