@@ -11,8 +11,8 @@ that source type is nearly lossless, so a mix that rediscovers the source's type
     at the type (workers/engine/quant_error.py);
   * at each budget: stock (no imatrix, as the demo's stock recipes), stock with the same imatrix, ASHQ1 as
     published (seed 003), the measured allocator, and the measured allocator without any type the source file
-    holds among its tiers ("meas-src"). Every allocated recipe is quantized with the imatrix, as the site quantizes a recipe that has
-    one. Each file is measured against the F16 teacher (WikiText-2 test, 8 × 512 tokens, 2 threads); paired Δ mean
+    holds among its tiers ("meas-src"). Every allocated recipe is quantized with the imatrix, as the site
+    quantizes a recipe that has one. Each file is measured against the F16 teacher (WikiText-2 test, 8 × 512 tokens, 2 threads); paired Δ mean
     KLD against stock with a 95 % bootstrap interval over chunks (leaderboard/domain/paired.py).
 Prints per budget the table and the measured allocator's type histogram beside the source file's, and LAST the
 worst ratio (measured allocator mean KLD / stock mean KLD) over the six budgets.
