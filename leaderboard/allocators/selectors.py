@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 from leaderboard.allocators.models import AllocatorInputs, AllocatorMethod, DamageProbe, ImatrixJob
 from leaderboard.basemodels.models import BaseModel
-from leaderboard.domain.allocation import METHODS, TensorImportance
+from leaderboard.domain.allocation import METHODS, SIZE_TOLERANCE, TensorImportance
 from leaderboard.domain.ggml_types import canonical_ftype
 from leaderboard.domain.paired import PairedDifference
 from leaderboard.frontiers.selectors import Point, Scope, frontier, paired_difference, token_arrays_by_id
@@ -21,8 +22,6 @@ from leaderboard.runs.models import MeasurementProfile
 # model. The allocator's recipe is submitted with this file type too, so the worker's plan starts from the
 # same defaults.
 STOCK_FTYPE = "Q4_K_M"
-# "at a stock type's size": an allocator recipe at most this much larger (or any amount smaller)
-SIZE_TOLERANCE = 0.005
 _SOURCE_SENTENCE = re.compile(r"dequantized from the (\w+) file")
 
 
@@ -109,7 +108,7 @@ class VersusStock:
     n_allocator_recipes: int  # allocator recipes measured on this profile
     tolerance_percent: float = 100.0 * SIZE_TOLERANCE
 
-    @property
+    @cached_property  # the template reads it three times; it parses the base's note
     def source_type(self) -> str | None:
         """The 4-bit type this base was dequantized from: the panel says an allocator can win by re-finding it."""
         return source_file_type(self.base_model)

@@ -86,6 +86,9 @@ _EMBEDDING_CLASSES = ("token_embd.weight", "output.weight", "per_layer_token_emb
 _SSM_PROJECTIONS = ("ssm_in.weight", "ssm_out.weight")
 FIRST_LAYER_WEIGHT, LAST_LAYERS_WEIGHT, LAST_LAYERS = 2.0, 1.5, 5
 KNAPSACK_CELLS = 1 << 16
+# "at a stock type's size": an allocator recipe at most this much larger (or any amount smaller) competes with it,
+# on the base-model page's panel and in bench/allocator.py
+SIZE_TOLERANCE = 0.005
 
 _BLOCK = re.compile(r"^blk\.(\d+)\.(.+)$")
 

@@ -19,6 +19,18 @@ file holds some layers exactly in their source type (error ~0) and others not (G
 keeps half its ffn_down at q6_K). The reference type itself has damage 0 for every tensor, so it is a
 candidate of every tensor.
 
+But an arm's damage is not all the weights' error. A CPU matmul quantizes its input too, to the weight type's
+activation type (ggml_types.cpu_activation_type: q8_K's 256-wide blocks for the K-quants, q8_0 or q8_1 for the
+32-wide types), and that loss falls on every layer of the class whatever its weights: Gemma 3 270M's stock Q4_K_M
+holds every tensor exactly (relative errors ~1e-7) and still measures 0.0049 mean KLD, against 0.0037 with its
+q4_K ffn_down layers at q4_1, which holds the same weights and takes q8_1 inputs. So where a class's arms allow
+it, its damage at a type is read as D = A(activation type) + k · E (E = the class's summed relative errors at the
+type): k from the arms on the reference's activation type (A = 0 there by definition: k = ΣD / ΣE over them),
+A of another activation type from its arm with the least error (D − k·E, floored at 0: there the weights' part is
+smallest and least bent by k's linearity). A layer's share of an arm is then (e + A / (n·k)): its own error plus
+an even part of the arithmetic, which sums to the measured damage. Without an arm on the reference's activation
+type, or without every error, the shares are as above.
+
 Arms: a (class, type) pair is probed only when every tensor of the class takes the type as it is (rows a
 multiple of its block); a type the class's rows cannot take would make llama.cpp fall back to another, so it is
 never a candidate of that class (leaderboard.domain.allocation.takes_type).
@@ -31,6 +43,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from leaderboard.domain.allocation import DamageTable, TensorImportance, is_quantized, takes_type, tensor_class
+from leaderboard.domain.ggml_types import cpu_activation_type
 from leaderboard.domain.plan import TensorPlan
 from leaderboard.domain.recipe_format import quant_type_name
 
@@ -89,9 +102,34 @@ def _normalised(weights: Mapping[str, float | None]) -> dict[str, float] | None:
     return {name: w / total for name, w in weights.items()} if total > 0.0 else None
 
 
+def arithmetic_errors(members: Sequence[TensorPlan], damages: Mapping[str, float],
+                      errors: Mapping[tuple[str, str], float] | None, reference: str = REFERENCE_TYPE) -> dict[str, float]:
+    """Per probed type of one class, the arithmetic part of its damage as an error per layer, A / (n·k) (module
+    docstring); {} when the arms cannot tell it (no arm on the reference's activation type, a missing error, or no
+    damage per unit of error). `damages` maps each probed type to the arm's unfloored KLD minus the reference's."""
+    summed = {}
+    for type_name in damages:
+        values = [(errors or {}).get((t.name, type_name)) for t in members]
+        if any(v is None or v < 0.0 for v in values):
+            return {}
+        summed[type_name] = sum(values)
+    path = cpu_activation_type(reference)
+    on_path = [t for t in damages if cpu_activation_type(t) == path]
+    weight_error = sum(summed[t] for t in on_path)
+    k = sum(damages[t] for t in on_path) / weight_error if weight_error > 0.0 else 0.0
+    if k <= 0.0:
+        return {}
+    arithmetic = {}
+    for activation in {cpu_activation_type(t) for t in damages} - {path}:
+        least = min((t for t in damages if cpu_activation_type(t) == activation), key=lambda t: (summed[t], t))
+        arithmetic[activation] = max(damages[least] - k * summed[least], 0.0)
+    return {t: arithmetic.get(cpu_activation_type(t), 0.0) / (len(members) * k) for t in damages}
+
+
 def _shares(members: Sequence[TensorPlan], type_name: str, errors: Mapping[tuple[str, str], float] | None,
-            importance: TensorImportance | None) -> dict[str, float]:
-    by_error = _normalised({t.name: (errors or {}).get((t.name, type_name)) for t in members})
+            importance: TensorImportance | None, arithmetic: float = 0.0) -> dict[str, float]:
+    by_error = _normalised({t.name: None if (errors or {}).get((t.name, type_name)) is None
+                            else errors[(t.name, type_name)] + arithmetic for t in members})
     if by_error is not None:
         return by_error
     values = {t.name: float(importance.values.get(t.name, 0.0)) if importance else 0.0 for t in members}
@@ -110,12 +148,12 @@ def damage_table(tensors: Sequence[TensorPlan], measured: Mapping[tuple[str, str
     for cls, members in classes_of(tensors).items():
         for t in members:
             entries[(cls, tensor_class(t.name)[1], reference)] = 0.0
-        for (arm_class, type_name), kld in measured.items():
-            if arm_class != cls:
-                continue
-            type_name = quant_type_name(type_name)
-            damage = max(float(kld) - float(reference_kld), 0.0)
-            shares = _shares(members, type_name, errors, importance)
+        damages = {quant_type_name(type_name): float(kld) - float(reference_kld)
+                   for (arm_class, type_name), kld in measured.items() if arm_class == cls}
+        arithmetic = arithmetic_errors(members, damages, errors, reference)
+        for type_name, raw in damages.items():
+            damage = max(raw, 0.0)
+            shares = _shares(members, type_name, errors, importance, arithmetic.get(type_name, 0.0))
             for t in members:
                 entries[(cls, tensor_class(t.name)[1], type_name)] = damage * shares[t.name]
     return DamageTable(entries)

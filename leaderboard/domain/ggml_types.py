@@ -72,6 +72,25 @@ def is_quantize_target(name: str) -> bool:
     return t is not None and t.name not in _NOT_QUANTIZE_TARGETS
 
 
+# What a CPU matmul quantizes its input (the activations) to before the dot products, per weight type: ggml-cpu.c's
+# type_traits_cpu[...].vec_dot_type. The K-quants and IQ4_XS share q8_K's 256-wide blocks, whose one scale follows
+# the block's largest activation; the 32-wide types use q8_0 or q8_1. Weights that lose nothing can still lose here.
+_CPU_ACTIVATION_TYPES = {
+    "q4_0": "q8_0", "q5_0": "q8_0", "q8_0": "q8_0", "iq4_nl": "q8_0", "mxfp4": "q8_0", "nvfp4": "q8_0",
+    "q1_0": "q8_0", "q2_0": "q8_0", "q4_1": "q8_1", "q5_1": "q8_1",
+    "q2_K": "q8_K", "q3_K": "q8_K", "q4_K": "q8_K", "q5_K": "q8_K", "q6_K": "q8_K", "iq4_xs": "q8_K",
+    "iq2_xxs": "q8_K", "iq2_xs": "q8_K", "iq2_s": "q8_K", "iq3_xxs": "q8_K", "iq3_s": "q8_K", "iq1_s": "q8_K",
+    "iq1_m": "q8_K", "tq1_0": "q8_K", "tq2_0": "q8_K",
+}
+
+
+def cpu_activation_type(name: str) -> str:
+    """The type ggml's CPU backend quantizes a matmul's input to for weights of this type (the float types keep
+    their own: f16 weights take f16 inputs)."""
+    canonical = ggml_type(name).name
+    return _CPU_ACTIVATION_TYPES.get(canonical, canonical)
+
+
 # quantize.cpp's QUANT_OPTIONS: name -> llama_ftype. Aliases (Q3_K -> Q3_K_M) resolve to the same number.
 LLAMA_FTYPES = {
     "Q1_0": 40, "Q2_0": 41, "Q4_0": 2, "Q4_1": 3, "MXFP4_MOE": 38, "Q5_0": 8, "Q5_1": 9,

@@ -99,3 +99,26 @@ def test_measured_errors_share_a_class_damage_per_type_where_given():
     partial = {k: v for k, v in errors.items() if k != ("blk.0.ffn_down.weight", "q2_K")}
     fallback = damage_table(gemma, measured, 0.010, importance, errors=partial)
     assert fallback.damage("blk.0.ffn_down.weight", "q2_K") == pytest.approx(0.100 * 1 / sum(range(1, 19)))
+
+
+def test_the_arithmetic_of_an_activation_type_falls_on_every_layer_of_the_class():
+    """ffn_down as Gemma's source left it: at q4_K and q4_1 half the layers hold their weights exactly (error 0).
+    k = 1 from the q5_0 arm (q8_0 inputs, as the reference's); the K-quants' q8_K inputs add 0.0012 (q6_K's arm,
+    the K arm with the least error, minus k times its error); q4_1's q8_1 inputs add nothing."""
+    gemma = MODELS["gemma3-270m"]
+    down = [f"blk.{i}.ffn_down.weight" for i in range(18)]
+    errors = {(n, "q5_0"): 1e-3 for n in down}
+    for type_name, lossy in (("q4_K", 2e-4), ("q6_K", 1e-4), ("q4_1", 3e-4)):
+        errors.update({(n, type_name): (0.0 if i % 2 else lossy) for i, n in enumerate(down)})
+    damages = {"q5_0": 0.018, "q4_K": 0.0012 + 0.0018, "q6_K": 0.0012 + 0.0009, "q4_1": 0.0027}
+    measured = {("ffn_down.weight", t): 0.010 + d for t, d in damages.items()}
+    table = damage_table(gemma, measured, 0.010, errors=errors)
+    assert table.damage("blk.1.ffn_down.weight", "q4_K") == pytest.approx(0.0012 / 18)  # exact weights, q8_K inputs
+    assert table.damage("blk.0.ffn_down.weight", "q4_K") == pytest.approx(2e-4 + 0.0012 / 18)
+    assert table.damage("blk.1.ffn_down.weight", "q4_1") == pytest.approx(0.0, abs=1e-15)  # q8_1 inputs: no excess
+    assert table.damage("blk.0.ffn_down.weight", "q4_1") == pytest.approx(3e-4)
+    assert sum(table.damage(n, "q4_K") for n in down) == pytest.approx(damages["q4_K"])  # still the arm's damage
+    assert table.damage("blk.0.ffn_down.weight", "q5_0") == pytest.approx(1e-3)
+    # without an arm on the reference's activation type the arithmetic cannot be told: shares by error alone
+    alone = damage_table(gemma, {k: v for k, v in measured.items() if k[1] != "q5_0"}, 0.010, errors=errors)
+    assert alone.damage("blk.1.ffn_down.weight", "q4_K") == 0.0
